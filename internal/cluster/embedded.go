@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	cliflag "k8s.io/component-base/cli/flag"
+	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
+	cmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	cmoptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
+	proxyapp "k8s.io/kubernetes/cmd/kube-proxy/app"
+	schedulerapp "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	scheduleroptions "k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
+)
+
+// parse parses args into a fresh flag set holding every named flag set of a component.
+func parse(component string, sets cliflag.NamedFlagSets, args []string) error {
+	fs := pflag.NewFlagSet(component, pflag.ContinueOnError)
+	fs.SetNormalizeFunc(cliflag.WordSepNormalizeFunc)
+	for _, name := range sets.Order {
+		fs.AddFlagSet(sets.FlagSets[name])
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s flags: %w", component, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s flags: unexpected arguments %q", component, fs.Args())
+	}
+	return nil
+}
+
+// RunAPIServer runs kube-apiserver with args until ctx is done.
+func RunAPIServer(ctx context.Context, args []string) error {
+	s := apiserveroptions.NewServerRunOptions()
+	if err := parse("kube-apiserver", s.Flags(), args); err != nil {
+		return err
+	}
+	if err := s.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
+		return err
+	}
+	completed, err := s.Complete(ctx)
+	if err != nil {
+		return err
+	}
+	if errs := completed.Validate(); len(errs) != 0 {
+		return utilerrors.NewAggregate(errs)
+	}
+	return apiserverapp.Run(ctx, completed)
+}
+
+// RunControllerManager runs kube-controller-manager with args until ctx is done.
+func RunControllerManager(ctx context.Context, args []string) error {
+	s, err := cmoptions.NewKubeControllerManagerOptions()
+	if err != nil {
+		return err
+	}
+	sets := s.Flags(cmapp.KnownControllers(), cmapp.ControllersDisabledByDefault(), cmapp.ControllerAliases())
+	if err := parse("kube-controller-manager", sets, args); err != nil {
+		return err
+	}
+	s.ParsedFlags = &sets
+	if err := s.ComponentGlobalsRegistry.Set(); err != nil {
+		return err
+	}
+	c, err := s.Config(ctx, cmapp.KnownControllers(), cmapp.ControllersDisabledByDefault(), cmapp.ControllerAliases())
+	if err != nil {
+		return err
+	}
+	return cmapp.Run(ctx, c.Complete())
+}
+
+// RunScheduler runs kube-scheduler with args until ctx is done.
+func RunScheduler(ctx context.Context, args []string) error {
+	opts := scheduleroptions.NewOptions()
+	if err := parse("kube-scheduler", *opts.Flags, args); err != nil {
+		return err
+	}
+	if err := opts.ComponentGlobalsRegistry.Set(); err != nil {
+		return err
+	}
+	cc, sched, err := schedulerapp.Setup(ctx, opts)
+	if err != nil {
+		return err
+	}
+	return schedulerapp.Run(ctx, cc, sched)
+}
+
+// KubeletCommand is upstream's kubelet command, run by `gantry kubelet` in a child process.
+func KubeletCommand(ctx context.Context) *cobra.Command { return kubeletapp.NewKubeletCommand(ctx) }
+
+// ProxyCommand is upstream's kube-proxy command, run by `gantry kube-proxy` in a child process.
+func ProxyCommand() *cobra.Command { return proxyapp.NewProxyCommand() }

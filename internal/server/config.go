@@ -1,0 +1,167 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Components whose upstream flags a user can extend with --<component>-arg.
+const (
+	KubeAPIServer         = "kube-apiserver"
+	KubeControllerManager = "kube-controller-manager"
+	KubeScheduler         = "kube-scheduler"
+	Kubelet               = "kubelet"
+	KubeProxy             = "kube-proxy"
+	Containerd            = "containerd"
+)
+
+// Config is the configuration of `gantry start`.
+type Config struct {
+	// DataDir holds everything the cluster keeps: etcd data, certificates, kubeconfigs, images,
+	// containerd's content and the kubelet's state.
+	DataDir string
+	// NodeName is the name of this node (the host name by default).
+	NodeName string
+	// NodeIP is the address the node's servers listen on and advertise. When no interface has it,
+	// Gantry adds it to a dummy link of its own (gantry0).
+	NodeIP net.IP
+	// APIServerPort is kube-apiserver's secure port on NodeIP.
+	APIServerPort int
+	// ServiceCIDR holds the cluster IPs of services (OpenShift's 172.30.0.0/16 by default); its first
+	// address is the kubernetes service, its tenth the cluster DNS.
+	ServiceCIDR *net.IPNet
+	// ClusterCIDR is the pod network of the whole cluster; PodCIDR the part this node hands out.
+	ClusterCIDR, PodCIDR *net.IPNet
+	// ClusterDomain is the DNS domain of services (cluster.local).
+	ClusterDomain string
+	// RegistryAddr is the loopback address of the registry the node pulls Gantry's images from.
+	RegistryAddr string
+	// Version tags Gantry's own images.
+	Version string
+	// ExtraArgs holds the upstream flags a user set, per component, as key → value (overriding ours).
+	ExtraArgs map[string][]string
+}
+
+// DefaultDataDir is where `gantry start` keeps its state when run as root.
+const DefaultDataDir = "/var/lib/gantry"
+
+// DefaultConfig returns the single-machine defaults.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	_, svc, _ := net.ParseCIDR("172.30.0.0/16")
+	_, cluster, _ := net.ParseCIDR("10.128.0.0/14")
+	_, pod, _ := net.ParseCIDR("10.128.0.0/23")
+	return Config{
+		DataDir:       DefaultDataDir,
+		NodeName:      strings.ToLower(host),
+		NodeIP:        net.ParseIP("10.127.0.1"),
+		APIServerPort: 6443,
+		ServiceCIDR:   svc,
+		ClusterCIDR:   cluster,
+		PodCIDR:       pod,
+		ClusterDomain: "cluster.local",
+		RegistryAddr:  "127.0.0.1:5000",
+		Version:       "dev",
+	}
+}
+
+// Validate checks the configuration for mistakes a user can make on the command line.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("--data-dir is empty")
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		abs, err := filepath.Abs(c.DataDir)
+		if err != nil {
+			return err
+		}
+		c.DataDir = abs
+	}
+	if c.NodeIP == nil || c.NodeIP.IsLoopback() || c.NodeIP.IsUnspecified() {
+		return fmt.Errorf("--node-ip %v: must be a non-loopback unicast address (Kubernetes refuses loopback endpoints)", c.NodeIP)
+	}
+	if c.NodeName == "" {
+		return fmt.Errorf("--node-name is empty and the host name is unknown")
+	}
+	if !c.ClusterCIDR.Contains(c.PodCIDR.IP) {
+		return fmt.Errorf("--pod-cidr %s is not inside --cluster-cidr %s", c.PodCIDR, c.ClusterCIDR)
+	}
+	if overlaps(c.ServiceCIDR, c.ClusterCIDR) {
+		return fmt.Errorf("--service-cidr %s overlaps --cluster-cidr %s", c.ServiceCIDR, c.ClusterCIDR)
+	}
+	if c.ServiceCIDR.Contains(c.NodeIP) || c.ClusterCIDR.Contains(c.NodeIP) {
+		return fmt.Errorf("--node-ip %s is inside the service or pod network", c.NodeIP)
+	}
+	if _, _, err := net.SplitHostPort(c.RegistryAddr); err != nil {
+		return fmt.Errorf("--registry-addr %q: %w", c.RegistryAddr, err)
+	}
+	return nil
+}
+
+func overlaps(a, b *net.IPNet) bool { return a.Contains(b.IP) || b.Contains(a.IP) }
+
+// ServiceIP returns the n-th address of the service network (1: kubernetes, 10: DNS).
+func (c *Config) ServiceIP(n byte) net.IP {
+	ip := make(net.IP, len(c.ServiceCIDR.IP.To4()))
+	copy(ip, c.ServiceCIDR.IP.To4())
+	ip[len(ip)-1] += n
+	return ip
+}
+
+// DNSIP is the cluster IP of the DNS service.
+func (c *Config) DNSIP() net.IP { return c.ServiceIP(10) }
+
+// APIServerURL is the URL clients use.
+func (c *Config) APIServerURL() string {
+	return fmt.Sprintf("https://%s", net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(c.APIServerPort)))
+}
+
+// ParseExtraArg parses one --<component>-arg value: "key=value", "--key=value" or "key" (a boolean).
+func ParseExtraArg(s string) (key, value string, err error) {
+	s = strings.TrimLeft(s, "-")
+	key, value, found := strings.Cut(s, "=")
+	if key == "" {
+		return "", "", fmt.Errorf("%q is not a flag: use key=value, e.g. v=4", s)
+	}
+	if !found {
+		value = "true"
+	}
+	return key, value, nil
+}
+
+// Args turns a flag map into sorted --key=value arguments after applying the user's extra arguments
+// for component (a user's value replaces ours; a key given several times is passed several times).
+func (c *Config) Args(component string, flags map[string]string) ([]string, error) {
+	merged := map[string][]string{}
+	for k, v := range flags {
+		merged[k] = []string{v}
+	}
+	overridden := map[string]bool{}
+	for _, extra := range c.ExtraArgs[component] {
+		k, v, err := ParseExtraArg(extra)
+		if err != nil {
+			return nil, fmt.Errorf("--%s-arg: %w", component, err)
+		}
+		if !overridden[k] {
+			merged[k] = nil
+			overridden[k] = true
+		}
+		merged[k] = append(merged[k], v)
+	}
+	keys := make([]string, 0, len(merged))
+	for k := range merged {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var args []string
+	for _, k := range keys {
+		for _, v := range merged[k] {
+			args = append(args, fmt.Sprintf("--%s=%s", k, v))
+		}
+	}
+	return args, nil
+}

@@ -1,0 +1,264 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	discoveryv1ac "k8s.io/client-go/applyconfigurations/discovery/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"github.com/gantry-dev/gantry/internal/dns"
+	"github.com/gantry-dev/gantry/internal/images"
+	"github.com/gantry-dev/gantry/internal/node"
+	"github.com/gantry-dev/gantry/internal/registry"
+)
+
+// machine is the real Host.
+type machine struct {
+	cfg   *Config
+	certs *certs
+	http  map[string]*http.Client
+}
+
+// NewHost returns the Host that acts on this machine. s.Prepare must have run.
+func NewHost(s *Server) (Host, error) {
+	m := &machine{cfg: &s.Config, certs: s.certs, http: map[string]*http.Client{}}
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(s.certs.CA.CertFile)
+	if err != nil {
+		return nil, err
+	}
+	pool.AppendCertsFromPEM(caPEM)
+	admin, err := tls.LoadX509KeyPair(s.certs.Admin.CertFile, s.certs.Admin.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	mk := func(cfg *tls.Config) *http.Client {
+		return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+	}
+	m.http[KubeAPIServer] = mk(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{admin}})
+	m.http[KubeControllerManager] = mk(&tls.Config{RootCAs: pool})
+	m.http[KubeScheduler] = m.http[KubeControllerManager]
+	m.http[Kubelet] = mk(nil)
+	m.http[KubeProxy] = m.http[Kubelet]
+	return m, nil
+}
+
+func (m *machine) Probe(ctx context.Context, component string) error {
+	var url string
+	switch component {
+	case KubeAPIServer:
+		url = m.cfg.APIServerURL() + "/readyz"
+	case KubeControllerManager:
+		url = fmt.Sprintf("https://127.0.0.1:%d/healthz", controllerManagerPort)
+	case KubeScheduler:
+		url = fmt.Sprintf("https://127.0.0.1:%d/healthz", schedulerPort)
+	case Kubelet:
+		url = kubeletHealthzURL
+	case KubeProxy:
+		url = kubeProxyHealthzURL
+	case Containerd:
+		cri, err := node.DialCRI(m.cfg.layout().ContainerdSocket())
+		if err != nil {
+			return err
+		}
+		defer cri.Close()
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err = cri.Version(ctx)
+		return err
+	default:
+		return fmt.Errorf("no probe for %s", component)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := m.http[component].Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, body)
+	}
+	return nil
+}
+
+func (m *machine) Registry(ctx context.Context, ready func()) error {
+	r, err := registry.New(registry.Config{Addr: m.cfg.RegistryAddr, RootDir: filepath.Join(m.cfg.DataDir, "registry")})
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx, ready)
+}
+
+func (m *machine) PublishImages(ctx context.Context) error {
+	p := &images.Publisher{Registry: m.cfg.RegistryAddr, CacheDir: filepath.Join(m.cfg.DataDir, "images"), Version: m.cfg.Version}
+	refs, err := p.Publish(ctx)
+	if err != nil {
+		return err
+	}
+	klog.InfoS("Published Gantry's images", "pause", refs.Pause, "infra", refs.Infra)
+	return nil
+}
+
+func (m *machine) client(user string) (kubernetes.Interface, error) {
+	rc, err := m.cfg.restConfig(user)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(rc)
+}
+
+const (
+	dnsNamespace = "kube-system"
+	dnsService   = "kube-dns"
+	fieldManager = "gantry"
+)
+
+// Bootstrap applies the objects the cluster DNS needs: its RBAC, a selector-less Service at the tenth
+// service address and an EndpointSlice pointing at the node IP, where the DNS server listens.
+// (EndpointSlices refuse loopback addresses, hence the node IP.)
+func (m *machine) Bootstrap(ctx context.Context) error {
+	cs, err := m.client("admin")
+	if err != nil {
+		return err
+	}
+	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+	role := rbacv1ac.ClusterRole(DNSUser).WithRules(
+		rbacv1ac.PolicyRule().WithAPIGroups("").WithResources("services").WithVerbs("list", "watch"),
+		rbacv1ac.PolicyRule().WithAPIGroups("discovery.k8s.io").WithResources("endpointslices").WithVerbs("list", "watch"),
+	)
+	binding := rbacv1ac.ClusterRoleBinding(DNSUser).
+		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName(DNSUser)).
+		WithSubjects(rbacv1ac.Subject().WithAPIGroup("rbac.authorization.k8s.io").WithKind("User").WithName(DNSUser))
+	ports := []*corev1ac.ServicePortApplyConfiguration{
+		corev1ac.ServicePort().WithName("dns").WithProtocol(corev1.ProtocolUDP).WithPort(53),
+		corev1ac.ServicePort().WithName("dns-tcp").WithProtocol(corev1.ProtocolTCP).WithPort(53),
+	}
+	svc := corev1ac.Service(dnsService, dnsNamespace).
+		WithLabels(map[string]string{"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS-compatible", "app.kubernetes.io/managed-by": "gantry"}).
+		WithSpec(corev1ac.ServiceSpec().WithClusterIP(m.cfg.DNSIP().String()).WithPorts(ports...))
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	slice := discoveryv1ac.EndpointSlice(dnsService+"-gantry", dnsNamespace).
+		WithLabels(map[string]string{
+			discoveryv1.LabelServiceName: dnsService,
+			discoveryv1.LabelManagedBy:   "gantry.io",
+		}).
+		WithAddressType(discoveryv1.AddressTypeIPv4).
+		WithEndpoints(discoveryv1ac.Endpoint().WithAddresses(m.cfg.NodeIP.String()).
+			WithConditions(discoveryv1ac.EndpointConditions().WithReady(true)).WithNodeName(m.cfg.NodeName)).
+		WithPorts(
+			discoveryv1ac.EndpointPort().WithName("dns").WithProtocol(udp).WithPort(53),
+			discoveryv1ac.EndpointPort().WithName("dns-tcp").WithProtocol(tcp).WithPort(53),
+		)
+	// kube-system appears shortly after the API server is ready: retry until it is there.
+	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, role, apply); err != nil {
+			return retry(err)
+		}
+		if _, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, binding, apply); err != nil {
+			return retry(err)
+		}
+		if _, err := cs.CoreV1().Services(dnsNamespace).Apply(ctx, svc, apply); err != nil {
+			return retry(err)
+		}
+		if _, err := cs.DiscoveryV1().EndpointSlices(dnsNamespace).Apply(ctx, slice, apply); err != nil {
+			return retry(err)
+		}
+		return true, nil
+	})
+}
+
+func retry(err error) (bool, error) {
+	klog.V(2).InfoS("Bootstrap will retry", "err", err)
+	return false, nil
+}
+
+func (m *machine) DNS(ctx context.Context, ready func()) error {
+	cs, err := m.client("dns")
+	if err != nil {
+		return err
+	}
+	upstreams, err := dns.UpstreamsFromResolvConf("/etc/resolv.conf", m.cfg.NodeIP.String())
+	if err != nil {
+		klog.InfoS("No upstream resolvers; names outside the cluster will not resolve", "err", err)
+	}
+	srv, err := dns.New(dns.Config{
+		Domain:    m.cfg.ClusterDomain,
+		Listen:    []string{net.JoinHostPort(m.cfg.NodeIP.String(), "53")},
+		Upstreams: upstreams,
+	}, cs)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx, ready)
+}
+
+func (m *machine) RemovePods(ctx context.Context) error {
+	cri, err := node.DialCRI(m.cfg.layout().ContainerdSocket())
+	if err != nil {
+		return err
+	}
+	defer cri.Close()
+	n, err := cri.RemoveAllPods(ctx)
+	klog.InfoS("Removed pod sandboxes", "count", n)
+	return err
+}
+
+// Cleanup takes away what the node left on the machine: containerd shims, mounts under the data
+// directory, iptables chains, the pod bridge and the node link, and empty pod cgroups.
+func Cleanup(c *Config, removeNodeLink bool) error {
+	var errs []error
+	if _, err := node.KillShims(c.layout().ContainerdSocket()); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := node.UnmountUnder(c.DataDir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := node.RemoveChains(node.ChainPrefixes); err != nil {
+		errs = append(errs, err)
+	}
+	links := []string{node.BridgeName}
+	if removeNodeLink {
+		links = append(links, node.NodeLinkName)
+	}
+	if err := node.DeleteLinks(links...); err != nil {
+		errs = append(errs, err)
+	}
+	node.RemoveCgroups()
+	return errors.Join(errs...)
+}
+
+func lookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	// Debian puts runc and iptables in sbin, which a non-login PATH may lack.
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", name, exec.ErrNotFound)
+}

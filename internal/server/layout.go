@@ -1,0 +1,89 @@
+package server
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/gantry-dev/gantry/internal/pki"
+)
+
+// certs are the files of the cluster's PKI, created by ensurePKI.
+type certs struct {
+	CA, FrontProxyCA, EtcdCA                      *pki.CA
+	APIServer, APIServerKubelet, FrontProxyClient pki.Pair
+	EtcdServer, EtcdClient                        pki.Pair
+	ControllerManagerServing, SchedulerServing    pki.Pair
+	KubeletServing                                pki.Pair
+	ServiceAccountKey, ServiceAccountPub          string
+	Admin, ControllerManager, Scheduler, Kubelet  pki.Pair
+	KubeProxy, DNS                                pki.Pair
+}
+
+func (c *Config) pkiDir() string             { return filepath.Join(c.DataDir, "pki") }
+func (c *Config) kubeconfigDir() string      { return filepath.Join(c.DataDir, "kubeconfig") }
+func (c *Config) logDir() string             { return filepath.Join(c.DataDir, "logs") }
+func (c *Config) logFile(name string) string { return filepath.Join(c.logDir(), name+".log") }
+func (c *Config) kubeconfig(user string) string {
+	return filepath.Join(c.kubeconfigDir(), user+".kubeconfig")
+}
+
+// AdminKubeconfig is the cluster-admin kubeconfig of a data directory.
+func AdminKubeconfig(dataDir string) string {
+	return filepath.Join(dataDir, "kubeconfig", "admin.kubeconfig")
+}
+
+// DNSUser is the identity of the cluster DNS server.
+const DNSUser = "system:gantry:dns"
+
+// ensurePKI creates the CAs, serving and client certificates and the service-account key pair.
+func (c *Config) ensurePKI() (*certs, error) {
+	dir := c.pkiDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var k certs
+	var err error
+	if k.CA, err = pki.EnsureCA(dir, "ca", "gantry-ca"); err != nil {
+		return nil, err
+	}
+	if k.FrontProxyCA, err = pki.EnsureCA(dir, "front-proxy-ca", "gantry-front-proxy-ca"); err != nil {
+		return nil, err
+	}
+	if k.EtcdCA, err = pki.EnsureCA(filepath.Join(dir, "etcd"), "ca", "gantry-etcd-ca"); err != nil {
+		return nil, err
+	}
+	loopback := []net.IP{net.ParseIP("127.0.0.1")}
+	issue := []struct {
+		ca   *pki.CA
+		dir  string
+		spec pki.Spec
+		dst  *pki.Pair
+	}{
+		{k.CA, dir, pki.Spec{Name: "apiserver", CommonName: "kube-apiserver", Server: true,
+			DNSNames: []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + c.ClusterDomain, "localhost", c.NodeName},
+			IPs:      []net.IP{c.NodeIP, c.ServiceIP(1), net.ParseIP("127.0.0.1")}}, &k.APIServer},
+		{k.CA, dir, pki.Spec{Name: "apiserver-kubelet-client", CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}, Client: true}, &k.APIServerKubelet},
+		{k.FrontProxyCA, dir, pki.Spec{Name: "front-proxy-client", CommonName: "front-proxy-client", Client: true}, &k.FrontProxyClient},
+		{k.EtcdCA, filepath.Join(dir, "etcd"), pki.Spec{Name: "server", CommonName: "etcd", Server: true, Client: true, DNSNames: []string{"localhost"}, IPs: loopback}, &k.EtcdServer},
+		{k.EtcdCA, filepath.Join(dir, "etcd"), pki.Spec{Name: "apiserver-client", CommonName: "kube-apiserver-etcd-client", Client: true}, &k.EtcdClient},
+		{k.CA, dir, pki.Spec{Name: "controller-manager-serving", CommonName: "kube-controller-manager", Server: true, DNSNames: []string{"localhost"}, IPs: loopback}, &k.ControllerManagerServing},
+		{k.CA, dir, pki.Spec{Name: "scheduler-serving", CommonName: "kube-scheduler", Server: true, DNSNames: []string{"localhost"}, IPs: loopback}, &k.SchedulerServing},
+		{k.CA, dir, pki.Spec{Name: "kubelet-serving", CommonName: "system:node:" + c.NodeName, Organization: []string{"system:nodes"}, Server: true, DNSNames: []string{c.NodeName, "localhost"}, IPs: []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.KubeletServing},
+		{k.CA, dir, pki.Spec{Name: "admin", CommonName: "system:admin", Organization: []string{"system:masters"}, Client: true}, &k.Admin},
+		{k.CA, dir, pki.Spec{Name: "controller-manager", CommonName: "system:kube-controller-manager", Client: true}, &k.ControllerManager},
+		{k.CA, dir, pki.Spec{Name: "scheduler", CommonName: "system:kube-scheduler", Client: true}, &k.Scheduler},
+		{k.CA, dir, pki.Spec{Name: "kubelet", CommonName: "system:node:" + c.NodeName, Organization: []string{"system:nodes"}, Client: true}, &k.Kubelet},
+		{k.CA, dir, pki.Spec{Name: "kube-proxy", CommonName: "system:kube-proxy", Client: true}, &k.KubeProxy},
+		{k.CA, dir, pki.Spec{Name: "dns", CommonName: DNSUser, Client: true}, &k.DNS},
+	}
+	for _, i := range issue {
+		if *i.dst, err = i.ca.Issue(i.dir, i.spec); err != nil {
+			return nil, err
+		}
+	}
+	if k.ServiceAccountKey, k.ServiceAccountPub, err = pki.EnsureKeyPair(dir, "service-account"); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
