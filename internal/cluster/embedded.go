@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -34,8 +35,25 @@ func parse(component string, sets cliflag.NamedFlagSets, args []string) error {
 	return nil
 }
 
+// controllerManagerOptions builds kube-controller-manager's options and flag sets once. All embedded
+// components share Kubernetes' process-wide feature gates, and building these flag sets changes a
+// default (WatchListClient), which is only allowed before any component has registered its feature
+// flags: so RunAPIServer, the first component to start, calls this first.
+var controllerManagerOptions = sync.OnceValues(func() (*cmoptions.KubeControllerManagerOptions, error) {
+	s, err := cmoptions.NewKubeControllerManagerOptions()
+	if err != nil {
+		return nil, err
+	}
+	sets := s.Flags(cmapp.KnownControllers(), cmapp.ControllersDisabledByDefault(), cmapp.ControllerAliases())
+	s.ParsedFlags = &sets
+	return s, nil
+})
+
 // RunAPIServer runs kube-apiserver with args until ctx is done.
 func RunAPIServer(ctx context.Context, args []string) error {
+	if _, err := controllerManagerOptions(); err != nil {
+		return err
+	}
 	s := apiserveroptions.NewServerRunOptions()
 	if err := parse("kube-apiserver", s.Flags(), args); err != nil {
 		return err
@@ -55,15 +73,13 @@ func RunAPIServer(ctx context.Context, args []string) error {
 
 // RunControllerManager runs kube-controller-manager with args until ctx is done.
 func RunControllerManager(ctx context.Context, args []string) error {
-	s, err := cmoptions.NewKubeControllerManagerOptions()
+	s, err := controllerManagerOptions()
 	if err != nil {
 		return err
 	}
-	sets := s.Flags(cmapp.KnownControllers(), cmapp.ControllersDisabledByDefault(), cmapp.ControllerAliases())
-	if err := parse("kube-controller-manager", sets, args); err != nil {
+	if err := parse("kube-controller-manager", *s.ParsedFlags, args); err != nil {
 		return err
 	}
-	s.ParsedFlags = &sets
 	if err := s.ComponentGlobalsRegistry.Set(); err != nil {
 		return err
 	}

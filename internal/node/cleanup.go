@@ -17,13 +17,26 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// NodeLinkName is the dummy interface holding the node IP when no interface of the machine has it.
-const NodeLinkName = "gantry0"
+// nodeAddrLabel marks the node IP Gantry adds to the loopback device.
+const nodeAddrLabel = "lo:gantry"
 
 // EnsureNodeIP makes ip an address of this machine. When some interface already has it nothing changes
-// and created is false; otherwise the dummy link gantry0 is created with ip/32 (a node address private to
-// this machine, so that Gantry's servers never listen on a public interface by default).
-func EnsureNodeIP(ip net.IP) (created bool, err error) {
+// and added is false; otherwise ip/32 is added to the loopback device (labelled lo:gantry): a node
+// address private to this machine, so that Gantry's servers never listen on a public interface by
+// default. (Kubernetes refuses 127.0.0.0/8 endpoints, so the node needs an address outside it.)
+func EnsureNodeIP(ip net.IP) (added bool, err error) {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return false, fmt.Errorf("find loopback device: %w", err)
+	}
+	// Left behind by a start that crashed: still ours.
+	if loAddrs, err := netlink.AddrList(lo, netlink.FAMILY_ALL); err == nil {
+		for _, a := range loAddrs {
+			if a.IP.Equal(ip) && a.Label == nodeAddrLabel {
+				return true, nil
+			}
+		}
+	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return false, fmt.Errorf("list addresses: %w", err)
@@ -33,27 +46,33 @@ func EnsureNodeIP(ip net.IP) (created bool, err error) {
 			return false, nil
 		}
 	}
-	link, err := netlink.LinkByName(NodeLinkName)
-	if err != nil {
-		link = &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: NodeLinkName}}
-		if err := netlink.LinkAdd(link); err != nil {
-			return false, fmt.Errorf("create link %s: %w", NodeLinkName, err)
-		}
-	}
-	bits := 32
-	if ip.To4() == nil {
-		bits = 128
-	}
-	if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}}); err != nil {
-		return false, fmt.Errorf("add %s to %s: %w", ip, NodeLinkName, err)
-	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return false, fmt.Errorf("set %s up: %w", NodeLinkName, err)
+	if err := netlink.AddrAdd(lo, nodeAddr(ip)); err != nil {
+		return false, fmt.Errorf("add %s to lo: %w", ip, err)
 	}
 	return true, nil
 }
 
-// DeleteLinks removes the pod bridge and the node's dummy link, if present.
+// RemoveNodeIP removes the address EnsureNodeIP added.
+func RemoveNodeIP(ip net.IP) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrDel(lo, nodeAddr(ip)); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return fmt.Errorf("remove %s from lo: %w", ip, err)
+	}
+	return nil
+}
+
+func nodeAddr(ip net.IP) *netlink.Addr {
+	bits := 32
+	if ip.To4() == nil {
+		bits = 128
+	}
+	return &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, Label: nodeAddrLabel}
+}
+
+// DeleteLinks removes network links (the pod bridge), if present.
 func DeleteLinks(names ...string) error {
 	var errs []error
 	for _, name := range names {

@@ -27,7 +27,7 @@ type Config struct {
 	// NodeName is the name of this node (the host name by default).
 	NodeName string
 	// NodeIP is the address the node's servers listen on and advertise. When no interface has it,
-	// Gantry adds it to a dummy link of its own (gantry0).
+	// Gantry adds it to the loopback device.
 	NodeIP net.IP
 	// APIServerPort is kube-apiserver's secure port on NodeIP.
 	APIServerPort int

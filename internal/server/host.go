@@ -226,8 +226,8 @@ func (m *machine) RemovePods(ctx context.Context) error {
 }
 
 // Cleanup takes away what the node left on the machine: containerd shims, mounts under the data
-// directory, iptables chains, the pod bridge and the node link, and empty pod cgroups.
-func Cleanup(c *Config, removeNodeLink bool) error {
+// directory, iptables chains, the pod bridge, the node IP if Gantry added it, and empty pod cgroups.
+func Cleanup(c *Config, removeNodeIP bool) error {
 	var errs []error
 	if _, err := node.KillShims(c.layout().ContainerdSocket()); err != nil {
 		errs = append(errs, err)
@@ -238,12 +238,13 @@ func Cleanup(c *Config, removeNodeLink bool) error {
 	if err := node.RemoveChains(node.ChainPrefixes); err != nil {
 		errs = append(errs, err)
 	}
-	links := []string{node.BridgeName}
-	if removeNodeLink {
-		links = append(links, node.NodeLinkName)
-	}
-	if err := node.DeleteLinks(links...); err != nil {
+	if err := node.DeleteLinks(node.BridgeName); err != nil {
 		errs = append(errs, err)
+	}
+	if removeNodeIP {
+		if err := node.RemoveNodeIP(c.NodeIP); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	node.RemoveCgroups()
 	return errors.Join(errs...)

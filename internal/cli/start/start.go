@@ -61,7 +61,7 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	c := &o.Config
 	f.StringVar(&c.DataDir, "data-dir", c.DataDir, "Directory holding the cluster's state")
 	f.StringVar(&c.NodeName, "node-name", c.NodeName, "Name of this node")
-	f.StringVar(&o.nodeIP, "node-ip", c.NodeIP.String(), "Address of this node; added to a dummy link gantry0 when no interface has it")
+	f.StringVar(&o.nodeIP, "node-ip", c.NodeIP.String(), "Address of this node; added to the loopback device when no interface has it")
 	f.IntVar(&c.APIServerPort, "api-port", c.APIServerPort, "kube-apiserver's port on the node IP")
 	f.StringVar(&o.serviceCIDR, "service-cidr", c.ServiceCIDR.String(), "Network of service cluster IPs")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", c.ClusterCIDR.String(), "Network of all pods")
