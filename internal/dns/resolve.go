@@ -54,6 +54,7 @@ func (r *resolver) resolve(req *dns.Msg) *dns.Msg {
 	name := strings.ToLower(q.Name)
 	m := new(dns.Msg)
 	m.SetReply(req)
+	m.RecursionAvailable = true // names outside the domain are forwarded
 	if addr, ok := reverseAddr(name); ok {
 		if q.Qtype != dns.TypePTR {
 			return nil
