@@ -136,8 +136,9 @@ const (
 )
 
 // Bootstrap applies the objects the cluster DNS needs: its RBAC, a selector-less Service at the tenth
-// service address and an EndpointSlice pointing at the node IP, where the DNS server listens.
-// (EndpointSlices refuse loopback addresses, hence the node IP.)
+// service address and an EndpointSlice pointing at the node IP, where the DNS server listens
+// (EndpointSlices refuse loopback addresses, hence the node IP). Then it waits until the default
+// namespace can take pods (its service account exists).
 func (m *machine) Bootstrap(ctx context.Context) error {
 	cs, err := m.client("admin")
 	if err != nil {
@@ -183,6 +184,11 @@ func (m *machine) Bootstrap(ctx context.Context) error {
 			return retry(err)
 		}
 		if _, err := cs.DiscoveryV1().EndpointSlices(dnsNamespace).Apply(ctx, slice, apply); err != nil {
+			return retry(err)
+		}
+		// Pods cannot be created in a namespace before its default service account exists: wait
+		// for the controller manager to make the first one, so that "ready" means ready for work.
+		if _, err := cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return retry(err)
 		}
 		return true, nil

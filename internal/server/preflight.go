@@ -26,6 +26,9 @@ func (e *PreflightError) Error() string {
 	return e.Problem + "\nTry: " + e.Try
 }
 
+// ContainerdEnv, when set, is the path of the containerd binary to run instead of the one on PATH.
+const ContainerdEnv = "GANTRY_CONTAINERD"
+
 const installHint = "apt-get install -y containerd runc containernetworking-plugins iptables (or: make deps)"
 
 // Preflight checks what `gantry start` needs from the machine before it changes anything: root, a
@@ -39,8 +42,14 @@ func Preflight(c *Config) (containerd string, err error) {
 		return "", &PreflightError{fmt.Sprintf("data directory %s is not writable: %v", c.DataDir, err), "choose another one with --data-dir"}
 	}
 	containerd, err = lookPath("containerd")
+	if env := os.Getenv(ContainerdEnv); env != "" {
+		containerd, err = env, nil
+		if fi, statErr := os.Stat(env); statErr != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			err = fmt.Errorf("%s=%s is not an executable", ContainerdEnv, env)
+		}
+	}
 	if err != nil {
-		return "", &PreflightError{"containerd is not installed", installHint}
+		return "", &PreflightError{"containerd is not installed (" + err.Error() + ")", installHint}
 	}
 	for _, bin := range []string{"runc", "iptables", "iptables-restore"} {
 		if _, err := lookPath(bin); err != nil {

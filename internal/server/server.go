@@ -36,7 +36,8 @@ type Host interface {
 	Probe(ctx context.Context, component string) error
 	Registry(ctx context.Context, ready func()) error
 	PublishImages(ctx context.Context) error
-	// Bootstrap creates the cluster objects Gantry needs (the DNS service, its RBAC).
+	// Bootstrap creates the cluster objects Gantry needs (the DNS service, its RBAC) and waits until
+	// the default namespace accepts pods.
 	Bootstrap(ctx context.Context) error
 	DNS(ctx context.Context, ready func()) error
 	// RemovePods removes every pod sandbox once the kubelet has stopped.
@@ -148,7 +149,7 @@ func (s *Server) Services() ([]service.Service, error) {
 		s.probed(svcAPIServer, []string{svcEtcd}, func(ctx context.Context) error { return s.Exec.APIServer(ctx, args[KubeAPIServer]) }),
 		s.probed(svcCM, []string{svcAPIServer}, func(ctx context.Context) error { return s.Exec.ControllerManager(ctx, args[KubeControllerManager]) }),
 		s.probed(svcScheduler, []string{svcAPIServer}, func(ctx context.Context) error { return s.Exec.Scheduler(ctx, args[KubeScheduler]) }),
-		{Name: svcBootstrap, Needs: []string{svcAPIServer}, Run: s.once(s.Host.Bootstrap)},
+		{Name: svcBootstrap, Needs: []string{svcAPIServer, svcCM}, Run: s.once(s.Host.Bootstrap)},
 		{Name: svcRegistry, Run: s.Host.Registry},
 		{Name: svcImages, Needs: []string{svcRegistry}, Run: s.once(s.Host.PublishImages)},
 		s.probed(svcContainerd, nil, child(Containerd, s.Containerd, args[Containerd])),

@@ -498,9 +498,55 @@ func TestExtraArgsOverrideOurs(t *testing.T) {
 	})
 }
 
+// startDependencies are pairs of (dependency, dependent): the dependent must not start before the
+// dependency is ready.
+var startDependencies = []struct{ dependency, dependent string }{
+	{"etcd", server.KubeAPIServer},
+	{server.KubeAPIServer, server.KubeControllerManager},
+	{server.KubeAPIServer, server.KubeScheduler},
+	{server.KubeAPIServer, "bootstrap"},
+	{server.KubeAPIServer, server.Kubelet},
+	{server.KubeAPIServer, server.KubeProxy},
+	{"registry", "images"},
+	{"images", server.Kubelet},
+	{server.Containerd, server.Kubelet},
+	{"bootstrap", "dns"},
+}
+
 func TestStartOrderFollowsDependencies(t *testing.T) {
 	t.Parallel()
 	s, w, out := newServer(t, nil)
+
+	// The declared graph: a fast dependency would hide a missing edge in the recorded order.
+	svcs, err := s.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	needs := map[string][]string{}
+	var names []string
+	for _, svc := range svcs {
+		names = append(names, svc.Name)
+		needs[svc.Name] = svc.Needs
+	}
+	slices.Sort(names)
+	if want := slices.Sorted(slices.Values(allServices)); !slices.Equal(names, want) {
+		t.Errorf("services = %v, want %v", names, want)
+	}
+	var reaches func(from, to string) bool
+	reaches = func(from, to string) bool {
+		for _, d := range needs[from] {
+			if d == to || reaches(d, to) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range startDependencies {
+		if !reaches(c.dependent, c.dependency) {
+			t.Errorf("%s does not need %s (needs %v)", c.dependent, c.dependency, needs[c.dependent])
+		}
+	}
+
 	err, readyCalls := run(t, s)
 	if err != nil {
 		t.Fatalf("Run after a requested stop = %v, want nil", err)
@@ -520,18 +566,7 @@ func TestStartOrderFollowsDependencies(t *testing.T) {
 			t.Errorf("output does not report %s ready:\n%s", name, out)
 		}
 	}
-	for _, c := range []struct{ dependency, dependent string }{
-		{"etcd", server.KubeAPIServer},
-		{server.KubeAPIServer, server.KubeControllerManager},
-		{server.KubeAPIServer, server.KubeScheduler},
-		{server.KubeAPIServer, "bootstrap"},
-		{server.KubeAPIServer, server.Kubelet},
-		{server.KubeAPIServer, server.KubeProxy},
-		{"registry", "images"},
-		{"images", server.Kubelet},
-		{server.Containerd, server.Kubelet},
-		{"bootstrap", "dns"},
-	} {
+	for _, c := range startDependencies {
 		if ready, start := w.index("ready "+c.dependency), w.index("start "+c.dependent); ready < 0 || start < 0 || ready > start {
 			t.Errorf("%s started before %s was ready; events: %v", c.dependent, c.dependency, ev)
 		}
