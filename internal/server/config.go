@@ -87,7 +87,16 @@ func (c *Config) Validate() error {
 	if c.NodeName == "" {
 		return fmt.Errorf("--node-name is empty and the host name is unknown")
 	}
-	if !c.ClusterCIDR.Contains(c.PodCIDR.IP) {
+	for flagName, n := range map[string]*net.IPNet{"--service-cidr": c.ServiceCIDR, "--cluster-cidr": c.ClusterCIDR, "--pod-cidr": c.PodCIDR} {
+		if n.IP.To4() == nil {
+			return fmt.Errorf("%s %s: only IPv4 networks are supported", flagName, n)
+		}
+	}
+	if ones, _ := c.ServiceCIDR.Mask.Size(); ones > 28 {
+		return fmt.Errorf("--service-cidr %s is too small: use a /28 or larger (the DNS service takes its tenth address)", c.ServiceCIDR)
+	}
+	clusterOnes, _ := c.ClusterCIDR.Mask.Size()
+	if podOnes, _ := c.PodCIDR.Mask.Size(); !c.ClusterCIDR.Contains(c.PodCIDR.IP) || podOnes < clusterOnes {
 		return fmt.Errorf("--pod-cidr %s is not inside --cluster-cidr %s", c.PodCIDR, c.ClusterCIDR)
 	}
 	if overlaps(c.ServiceCIDR, c.ClusterCIDR) {

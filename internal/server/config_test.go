@@ -42,6 +42,12 @@ func TestValidateRejectsBadConfig(t *testing.T) {
 			[]string{"--node-ip", "172.30.5.5", "service or pod network"}},
 		{"node IP in pod network", func(c *server.Config) { c.NodeIP = net.ParseIP("10.129.0.5") },
 			[]string{"--node-ip", "10.129.0.5", "service or pod network"}},
+		{"pod CIDR larger than cluster CIDR", func(c *server.Config) { c.PodCIDR = cidr(t, "10.128.0.0/12") },
+			[]string{"--pod-cidr", "10.128.0.0/12"}},
+		{"IPv6 service CIDR", func(c *server.Config) { c.ServiceCIDR = cidr(t, "fd00::/108") },
+			[]string{"--service-cidr", "only IPv4"}},
+		{"service CIDR too small for the DNS address", func(c *server.Config) { c.ServiceCIDR = cidr(t, "172.30.0.248/29") },
+			[]string{"--service-cidr", "too small"}},
 		{"registry without port", func(c *server.Config) { c.RegistryAddr = "localhost" }, []string{"--registry-addr", `"localhost"`}},
 		{"registry not an address", func(c *server.Config) { c.RegistryAddr = "127.0.0.1:5000:1" }, []string{"--registry-addr"}},
 	}

@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -167,7 +168,9 @@ func withStop(svc service.Service, stop func(context.Context) error) service.Ser
 
 // probed runs a component and reports it ready once its health probe passes.
 func (s *Server) probed(name string, needs []string, run func(context.Context) error) service.Service {
-	return service.Service{Name: name, Needs: needs, Run: func(ctx context.Context, ready func()) error {
+	return service.Service{Name: name, Needs: needs, Run: func(parent context.Context, ready func()) error {
+		ctx, cancel := context.WithCancel(parent)
+		defer cancel()
 		errc := make(chan error, 1)
 		go func() { errc <- run(ctx) }()
 		timeout := s.ReadyTimeout
@@ -184,6 +187,11 @@ func (s *Server) probed(name string, needs []string, run func(context.Context) e
 			case err := <-errc:
 				return err
 			case <-deadline.C:
+				cancel() // a component that never got ready must be gone before what it needs stops
+				<-errc
+				if lastErr == nil {
+					lastErr = errors.New("no probe answered yet")
+				}
 				return fmt.Errorf("not ready after %s (%v); see %s", timeout, lastErr, s.Config.logDir())
 			case <-tick.C:
 				if lastErr = s.Host.Probe(ctx, name); lastErr == nil {

@@ -505,6 +505,7 @@ var startDependencies = []struct{ dependency, dependent string }{
 	{server.KubeAPIServer, server.KubeControllerManager},
 	{server.KubeAPIServer, server.KubeScheduler},
 	{server.KubeAPIServer, "bootstrap"},
+	{server.KubeControllerManager, "bootstrap"}, // it waits for the default service account
 	{server.KubeAPIServer, server.Kubelet},
 	{server.KubeAPIServer, server.KubeProxy},
 	{"registry", "images"},

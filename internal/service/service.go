@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,7 +25,8 @@ type Service struct {
 	// Run runs the service until ctx is done. It calls ready once the service passed its readiness
 	// probe. A nil return before ctx is done counts as a failure: services are long-running.
 	Run func(ctx context.Context, ready func()) error
-	// Stop, if set, runs after every service that needs this one has returned, during shutdown.
+	// Stop, if set, runs during shutdown once the service has returned and every service that needs
+	// it has stopped; it does not run for a service that never started.
 	// It releases what the service holds on the machine (mounts, chains, child processes).
 	Stop func(ctx context.Context) error
 }
@@ -64,6 +66,20 @@ type Manager struct {
 	OnEvent func(Event)
 	// StopTimeout bounds each Stop call during shutdown.
 	StopTimeout time.Duration
+
+	start time.Time
+	evMu  sync.Mutex
+}
+
+// emit reports an event to OnEvent, one at a time.
+func (m *Manager) emit(e Event) {
+	if m.OnEvent == nil {
+		return
+	}
+	e.Elapsed = time.Since(m.start)
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	m.OnEvent(e)
 }
 
 // Add registers services. Names must be unique and dependencies must name registered services; Run
@@ -150,10 +166,10 @@ func (m *Manager) Order() []string {
 }
 
 type running struct {
-	svc   Service
-	ready chan struct{}
-	done  chan struct{}
-	err   error
+	svc     Service
+	ready   chan struct{}
+	done    chan struct{}
+	started atomic.Bool
 }
 
 // Run starts every service and blocks until ctx is done or a service fails, then stops all services
@@ -163,17 +179,8 @@ func (m *Manager) Run(ctx context.Context, allReady func()) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	start := time.Now()
-	var evMu sync.Mutex
-	emit := func(e Event) {
-		if m.OnEvent == nil {
-			return
-		}
-		e.Elapsed = time.Since(start)
-		evMu.Lock()
-		defer evMu.Unlock()
-		m.OnEvent(e)
-	}
+	m.start = time.Now()
+	emit := m.emit
 
 	runCtx, cancelAll := context.WithCancel(context.Background())
 	defer cancelAll()
@@ -197,6 +204,7 @@ func (m *Manager) Run(ctx context.Context, allReady func()) error {
 					return
 				}
 			}
+			r.started.Store(true)
 			emit(Event{Service: r.svc.Name, Kind: Starting})
 			var once sync.Once
 			err := r.svc.Run(sctx, func() {
@@ -212,7 +220,6 @@ func (m *Manager) Run(ctx context.Context, allReady func()) error {
 			if err == nil {
 				err = errors.New("exited unexpectedly")
 			}
-			r.err = err
 			emit(Event{Service: r.svc.Name, Kind: Failed, Err: err})
 			failed <- &Error{Service: r.svc.Name, Err: err}
 		}()
@@ -276,11 +283,11 @@ func (m *Manager) shutdown(rs map[string]*running, cancels map[string]context.Ca
 			case <-r.done:
 			case <-time.After(timeout):
 			}
-			if r.svc.Stop != nil {
+			if r.svc.Stop != nil && r.started.Load() {
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				defer cancel()
-				if err := r.svc.Stop(ctx); err != nil && m.OnEvent != nil {
-					m.OnEvent(Event{Service: name, Kind: Failed, Err: fmt.Errorf("stop: %w", err)})
+				if err := r.svc.Stop(ctx); err != nil {
+					m.emit(Event{Service: name, Kind: Failed, Err: fmt.Errorf("stop: %w", err)})
 				}
 			}
 		}()

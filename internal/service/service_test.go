@@ -166,3 +166,19 @@ func TestEventsReportReadiness(t *testing.T) {
 		t.Errorf("events = %v, want %v", kinds, want)
 	}
 }
+
+func TestStopHookSkippedForServiceThatNeverStarted(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	m := &Manager{}
+	m.Add(
+		Service{Name: "kube-apiserver", Run: func(context.Context, func()) error { return errors.New("boom") }},
+		blocking(rec, "kubelet", "kube-apiserver"),
+	)
+	if err := m.Run(t.Context(), nil); err == nil {
+		t.Fatal("Run succeeded, want the apiserver's failure")
+	}
+	if rec.index("cleanup kubelet") >= 0 {
+		t.Errorf("the kubelet's stop hook ran although it never started: %v", rec.list())
+	}
+}
