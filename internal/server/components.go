@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/gantry-dev/gantry/internal/etcd"
 )
@@ -125,6 +124,3 @@ func (c *Config) kubeProxyFlags() map[string]string {
 func (c *Config) containerdFlags() map[string]string {
 	return map[string]string{"config": c.layout().ContainerdConfig(), "log-level": "warn"}
 }
-
-// commandLine renders a component's command line for logs.
-func commandLine(name string, args []string) string { return name + " " + strings.Join(args, " ") }

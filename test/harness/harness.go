@@ -89,8 +89,6 @@ func moduleRoot() (string, error) {
 	return "", errors.New("go.mod not found above the working directory")
 }
 
-// ModuleRoot is the repository's root directory.
-func ModuleRoot() (string, error) { return moduleRoot() }
 
 // Cluster is a running `gantry start`.
 type Cluster struct {
