@@ -89,7 +89,6 @@ func moduleRoot() (string, error) {
 	return "", errors.New("go.mod not found above the working directory")
 }
 
-
 // Cluster is a running `gantry start`.
 type Cluster struct {
 	DataDir    string
