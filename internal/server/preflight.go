@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,7 +94,7 @@ func checkCgroups(root string) error {
 		}
 		have := strings.Fields(string(b))
 		for _, want := range []string{"cpu", "memory", "pids"} {
-			if !contains(have, want) {
+			if !slices.Contains(have, want) {
 				return fmt.Errorf("the cgroup v2 controller %q is not enabled (have: %s)", want, strings.Join(have, " "))
 			}
 		}
@@ -105,15 +106,6 @@ func checkCgroups(root string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Port is an address Gantry will listen on.

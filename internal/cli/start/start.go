@@ -18,7 +18,9 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gantry-dev/gantry/internal/cluster"
+	"github.com/gantry-dev/gantry/internal/node"
 	"github.com/gantry-dev/gantry/internal/server"
+	"github.com/gantry-dev/gantry/internal/service"
 )
 
 // Options of `gantry start`.
@@ -156,8 +158,8 @@ func (o *Options) Run(parent context.Context) error {
 	fmt.Fprintf(o.Out, "Starting Gantry %s in %s (logs in %s)\n", c.Version, c.DataDir, filepath.Join(c.DataDir, "logs"))
 	err = s.Run(ctx, func() { o.banner(time.Since(began)) })
 	cleanup()
-	var se interface{ Unwrap() error }
-	if err != nil && errors.As(err, &se) {
+	// A component failed after the start: say so before naming it.
+	if se := (*service.Error)(nil); errors.As(err, &se) {
 		return fmt.Errorf("stopped because %w", err)
 	}
 	if err == nil {
@@ -167,7 +169,7 @@ func (o *Options) Run(parent context.Context) error {
 }
 
 func nodeIP(c *server.Config) (bool, error) {
-	created, err := ensureNodeIP(c.NodeIP)
+	created, err := node.EnsureNodeIP(c.NodeIP)
 	if err != nil {
 		return false, &server.PreflightError{Problem: fmt.Sprintf("node IP %s: %v", c.NodeIP, err), Try: "pass --node-ip with an address of this machine"}
 	}
