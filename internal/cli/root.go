@@ -3,6 +3,12 @@ package cli
 
 import (
 	"fmt"
+	"os"
+
+	apiservercmd "github.com/gantry-dev/gantry/internal/cli/apiserver"
+	"github.com/gantry-dev/gantry/internal/cli/project"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/spf13/cobra"
 
@@ -24,9 +30,18 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		SilenceErrors: true,
 		Version:       version,
 	}
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	configFlags := genericclioptions.NewConfigFlags(true)
+	for _, v := range genericVerbs {
+		root.AddCommand(kubectl.NewVerb(server.DefaultDataDir, v[0], v[1]))
+	}
 	root.AddCommand(
 		start.NewCommand(version),
 		kubectl.NewCommand(server.DefaultDataDir),
+		apiservercmd.NewCommand(version),
+		withKubeconfig(configFlags, project.NewCommandNewProject(configFlags, streams)),
+		withKubeconfig(configFlags, project.NewCommandProject(configFlags, streams)),
+		withKubeconfig(configFlags, project.NewCommandProjects(configFlags, streams)),
 		passthrough("kubelet", "Run the kubelet (started by gantry start)", func(cmd *cobra.Command) *cobra.Command {
 			return cluster.KubeletCommand(cmd.Context())
 		}),
@@ -40,6 +55,36 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		},
 	)
 	return root
+}
+
+// withKubeconfig gives a client command the kubeconfig flags, and the local
+// admin kubeconfig when no other is configured.
+func withKubeconfig(flags *genericclioptions.ConfigFlags, cmd *cobra.Command) *cobra.Command {
+	flags.AddFlags(cmd.Flags())
+	cmd.PreRun = func(*cobra.Command, []string) { kubectl.UseLocalAdmin(server.DefaultDataDir) }
+	return cmd
+}
+
+// genericVerbs are kubectl's verbs offered at the top level, as oc does.
+var genericVerbs = [][2]string{
+	{"get", "Display one or many resources"},
+	{"describe", "Show details of a resource or group of resources"},
+	{"create", "Create a resource from a file or from stdin"},
+	{"apply", "Apply a configuration to a resource by file name or stdin"},
+	{"edit", "Edit a resource on the server"},
+	{"delete", "Delete resources by file names, stdin, resources and names, or by resources and label selector"},
+	{"patch", "Update fields of a resource"},
+	{"replace", "Replace a resource by file name or stdin"},
+	{"label", "Update the labels on a resource"},
+	{"annotate", "Update the annotations on a resource"},
+	{"explain", "Get documentation for a resource"},
+	{"api-resources", "Print the supported API resources on the server"},
+	{"api-versions", "Print the supported API versions on the server"},
+	{"logs", "Print the logs for a container in a pod"},
+	{"exec", "Execute a command in a container"},
+	{"scale", "Set a new size for a deployment, replica set, or deployment config"},
+	{"wait", "Wait for a specific condition on one or many resources"},
+	{"config", "Modify kubeconfig files"},
 }
 
 // passthrough wraps an upstream command: its flags are parsed by the upstream command itself.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,7 +18,12 @@ const (
 	Kubelet               = "kubelet"
 	KubeProxy             = "kube-proxy"
 	Containerd            = "containerd"
+	// OpenShiftAPIServer is Gantry's aggregated API server.
+	OpenShiftAPIServer = "openshift-apiserver"
 )
+
+// OpenShiftAPIPort is where the aggregated API server listens on the node IP.
+const OpenShiftAPIPort = 8443
 
 // Config is the configuration of `gantry start`.
 type Config struct {
@@ -42,6 +48,11 @@ type Config struct {
 	RegistryAddr string
 	// Version tags Gantry's own images.
 	Version string
+	// ProjectRequestMessage is shown to users who may not request projects.
+	ProjectRequestMessage string
+	// ProjectRequestTemplate is "namespace/name" of the Template new
+	// projects are made from (a built-in one when empty).
+	ProjectRequestTemplate string
 	// ExtraArgs holds the upstream flags a user set, per component, as key → value (overriding ours).
 	ExtraArgs map[string][]string
 }
@@ -86,6 +97,12 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeName == "" {
 		return fmt.Errorf("--node-name is empty and the host name is unknown")
+	}
+	if t := c.ProjectRequestTemplate; t != "" {
+		ns, name, ok := strings.Cut(t, "/")
+		if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
+			return fmt.Errorf("--project-request-template %q: want NAMESPACE/NAME of a Template, e.g. default/project-request", t)
+		}
 	}
 	for flagName, n := range map[string]*net.IPNet{"--service-cidr": c.ServiceCIDR, "--cluster-cidr": c.ClusterCIDR, "--pod-cidr": c.PodCIDR} {
 		if n.IP.To4() == nil {

@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/gantry-dev/gantry/internal/apiserver"
 	"io"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"net"
 	"net/http"
 	"os"
@@ -74,6 +76,14 @@ func (m *machine) Probe(ctx context.Context, component string) error {
 		url = kubeletHealthzURL
 	case KubeProxy:
 		url = kubeProxyHealthzURL
+	case OpenShiftAPIServer:
+		// Ready when kube-apiserver routes every group to it.
+		for _, gv := range apiserver.GroupVersions {
+			if err := m.get(ctx, KubeAPIServer, m.cfg.APIServerURL()+"/apis/"+gv.String()); err != nil {
+				return err
+			}
+		}
+		return nil
 	case Containerd:
 		cri, err := node.DialCRI(m.cfg.layout().ContainerdSocket())
 		if err != nil {
@@ -87,6 +97,11 @@ func (m *machine) Probe(ctx context.Context, component string) error {
 	default:
 		return fmt.Errorf("no probe for %s", component)
 	}
+	return m.get(ctx, component, url)
+}
+
+// get succeeds when url answers 200 OK.
+func (m *machine) get(ctx context.Context, component, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -218,6 +233,61 @@ func (m *machine) DNS(ctx context.Context, ready func()) error {
 		return err
 	}
 	return srv.Run(ctx, ready)
+}
+
+// OpenShiftAPI serves the OpenShift API groups on the node IP and registers
+// them with kube-apiserver's aggregator.
+func (m *machine) OpenShiftAPI(ctx context.Context) error {
+	k := m.certs
+	srv, err := apiserver.New(apiserver.Config{
+		BindAddress:  m.cfg.NodeIP,
+		Port:         OpenShiftAPIPort,
+		CertFile:     k.OpenShiftAPIServing.CertFile,
+		KeyFile:      k.OpenShiftAPIServing.KeyFile,
+		Kubeconfig:   m.cfg.kubeconfig("openshift-apiserver"),
+		EtcdServers:  []string{etcdClientURL},
+		EtcdCAFile:   k.EtcdCA.CertFile,
+		EtcdCertFile: k.OpenShiftAPIEtcd.CertFile,
+		EtcdKeyFile:  k.OpenShiftAPIEtcd.KeyFile,
+		Projects: apiserver.ProjectConfig{
+			RequestMessage:  m.cfg.ProjectRequestMessage,
+			RequestTemplate: m.cfg.ProjectRequestTemplate,
+		},
+		Version: m.cfg.Version,
+	})
+	if err != nil {
+		return err
+	}
+	rc, err := m.cfg.restConfig("openshift-apiserver")
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	agg, err := aggregator.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	ca, err := os.ReadFile(k.CA.CertFile)
+	if err != nil {
+		return err
+	}
+	reg := apiserver.Registration{Namespace: "openshift-apiserver", Service: "api", IP: m.cfg.NodeIP, Port: OpenShiftAPIPort, CABundle: ca}
+	go func() {
+		err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+			if err := apiserver.Register(ctx, cs, agg, reg); err != nil {
+				klog.V(2).InfoS("Registering the OpenShift API will retry", "err", err)
+				return false, nil
+			}
+			return true, nil
+		})
+		if err != nil && ctx.Err() == nil {
+			klog.ErrorS(err, "Register the OpenShift API")
+		}
+	}()
+	return srv.Run(ctx)
 }
 
 func (m *machine) RemovePods(ctx context.Context) error {

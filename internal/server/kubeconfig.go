@@ -32,12 +32,13 @@ func writeKubeconfig(path, server, caFile, user string, client pki.Pair) error {
 // writeKubeconfigs writes one kubeconfig per client identity.
 func (c *Config) writeKubeconfigs(k *certs) error {
 	for user, pair := range map[string]pki.Pair{
-		"admin":              k.Admin,
-		"controller-manager": k.ControllerManager,
-		"scheduler":          k.Scheduler,
-		"kubelet":            k.Kubelet,
-		"kube-proxy":         k.KubeProxy,
-		"dns":                k.DNS,
+		"admin":               k.Admin,
+		"controller-manager":  k.ControllerManager,
+		"scheduler":           k.Scheduler,
+		"kubelet":             k.Kubelet,
+		"kube-proxy":          k.KubeProxy,
+		"dns":                 k.DNS,
+		"openshift-apiserver": k.OpenShiftAPIClient,
 	} {
 		if err := writeKubeconfig(c.kubeconfig(user), c.APIServerURL(), k.CA.CertFile, user, pair); err != nil {
 			return err

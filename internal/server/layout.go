@@ -18,6 +18,9 @@ type certs struct {
 	ServiceAccountKey, ServiceAccountPub          string
 	Admin, ControllerManager, Scheduler, Kubelet  pki.Pair
 	KubeProxy, DNS                                pki.Pair
+	// OpenShiftAPIServing and OpenShiftAPIClient are the aggregated API
+	// server's serving certificate and its identity towards kube-apiserver.
+	OpenShiftAPIServing, OpenShiftAPIClient, OpenShiftAPIEtcd pki.Pair
 }
 
 func (c *Config) pkiDir() string             { return filepath.Join(c.DataDir, "pki") }
@@ -32,6 +35,11 @@ func (c *Config) kubeconfig(user string) string {
 func AdminKubeconfig(dataDir string) string {
 	return filepath.Join(dataDir, "kubeconfig", "admin.kubeconfig")
 }
+
+// OpenShiftAPIUser is the identity of the aggregated API server towards
+// kube-apiserver. It creates namespaces and role bindings for project
+// requests, so it is a cluster administrator.
+const OpenShiftAPIUser = "system:gantry:openshift-apiserver"
 
 // DNSUser is the identity of the cluster DNS server.
 const DNSUser = "system:gantry:dns"
@@ -76,6 +84,11 @@ func (c *Config) ensurePKI() (*certs, error) {
 		{k.CA, dir, pki.Spec{Name: "kubelet", CommonName: "system:node:" + c.NodeName, Organization: []string{"system:nodes"}, Client: true}, &k.Kubelet},
 		{k.CA, dir, pki.Spec{Name: "kube-proxy", CommonName: "system:kube-proxy", Client: true}, &k.KubeProxy},
 		{k.CA, dir, pki.Spec{Name: "dns", CommonName: DNSUser, Client: true}, &k.DNS},
+		{k.CA, dir, pki.Spec{Name: "openshift-apiserver-serving", CommonName: "openshift-apiserver", Server: true,
+			DNSNames: []string{"api.openshift-apiserver.svc", "api.openshift-apiserver.svc." + c.ClusterDomain, "localhost"},
+			IPs:      []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.OpenShiftAPIServing},
+		{k.CA, dir, pki.Spec{Name: "openshift-apiserver", CommonName: OpenShiftAPIUser, Organization: []string{"system:masters"}, Client: true}, &k.OpenShiftAPIClient},
+		{k.EtcdCA, filepath.Join(dir, "etcd"), pki.Spec{Name: "openshift-apiserver-client", CommonName: "openshift-apiserver-etcd-client", Client: true}, &k.OpenShiftAPIEtcd},
 	}
 	for _, i := range issue {
 		if *i.dst, err = i.ca.Issue(i.dir, i.spec); err != nil {

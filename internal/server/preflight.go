@@ -132,6 +132,7 @@ func (c *Config) Ports() []Port {
 		{"registry", "tcp", c.RegistryAddr},
 		{"dns", "tcp", hp(node, 53)},
 		{"dns", "udp", hp(node, 53)},
+		{OpenShiftAPIServer, "tcp", hp(node, OpenShiftAPIPort)},
 	}
 }
 

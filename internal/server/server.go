@@ -41,6 +41,8 @@ type Host interface {
 	// the default namespace accepts pods.
 	Bootstrap(ctx context.Context) error
 	DNS(ctx context.Context, ready func()) error
+	// OpenShiftAPI runs the aggregated API server and registers it with kube-apiserver.
+	OpenShiftAPI(ctx context.Context) error
 	// RemovePods removes every pod sandbox once the kubelet has stopped.
 	RemovePods(ctx context.Context) error
 }
@@ -75,6 +77,7 @@ const (
 	svcKubelet    = Kubelet
 	svcKubeProxy  = KubeProxy
 	svcDNS        = "dns"
+	svcOpenShift  = OpenShiftAPIServer
 )
 
 // Prepare writes the certificates, kubeconfigs and component configuration files. It is idempotent.
@@ -158,6 +161,7 @@ func (s *Server) Services() ([]service.Service, error) {
 			child(Kubelet, s.Self, append([]string{"kubelet"}, args[Kubelet]...))), s.Host.RemovePods),
 		s.probed(svcKubeProxy, []string{svcAPIServer}, child(KubeProxy, s.Self, append([]string{"kube-proxy"}, args[KubeProxy]...))),
 		{Name: svcDNS, Needs: []string{svcBootstrap}, Run: s.Host.DNS},
+		s.probed(svcOpenShift, []string{svcAPIServer, svcCM}, s.Host.OpenShiftAPI),
 	}, nil
 }
 

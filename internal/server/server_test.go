@@ -182,6 +182,10 @@ func (h fakeHost) DNS(ctx context.Context, ready func()) error {
 	return h.w.component(ctx, "dns", ready)
 }
 
+func (h fakeHost) OpenShiftAPI(ctx context.Context) error {
+	return h.w.component(ctx, server.OpenShiftAPIServer, nil)
+}
+
 func (h fakeHost) RemovePods(context.Context) error {
 	h.w.add("remove-pods")
 	h.w.mu.Lock()
@@ -208,7 +212,8 @@ func (s *syncBuffer) String() string {
 }
 
 var allServices = []string{"etcd", server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler,
-	"bootstrap", "registry", "images", server.Containerd, server.Kubelet, server.KubeProxy, "dns"}
+	"bootstrap", "registry", "images", server.Containerd, server.Kubelet, server.KubeProxy, "dns",
+	server.OpenShiftAPIServer}
 
 const (
 	testSelf       = "/opt/test/bin/gantry"
@@ -409,7 +414,7 @@ func TestFlagsBuiltForEachComponent(t *testing.T) {
 	}
 
 	// The kubeconfigs reach the API server at the node IP with files that exist.
-	for _, user := range []string{"admin", "controller-manager", "scheduler", "kubelet", "kube-proxy", "dns"} {
+	for _, user := range []string{"admin", "controller-manager", "scheduler", "kubelet", "kube-proxy", "dns", "openshift-apiserver"} {
 		path := filepath.Join(dir, "kubeconfig", user+".kubeconfig")
 		kc, err := clientcmd.LoadFromFile(path)
 		if err != nil {
@@ -512,6 +517,8 @@ var startDependencies = []struct{ dependency, dependent string }{
 	{"images", server.Kubelet},
 	{server.Containerd, server.Kubelet},
 	{"bootstrap", "dns"},
+	{server.KubeAPIServer, server.OpenShiftAPIServer},
+	{server.KubeControllerManager, server.OpenShiftAPIServer}, // namespaces of deleted projects must be cleaned
 }
 
 func TestStartOrderFollowsDependencies(t *testing.T) {
@@ -605,7 +612,7 @@ func TestFailingComponentStopsEverything(t *testing.T) {
 		{
 			component:    server.KubeAPIServer,
 			err:          errors.New("listen tcp 10.127.0.1:6443: bind: address already in use"),
-			neverStarted: []string{server.KubeControllerManager, server.KubeScheduler, "bootstrap", server.Kubelet, server.KubeProxy, "dns"},
+			neverStarted: []string{server.KubeControllerManager, server.KubeScheduler, "bootstrap", server.Kubelet, server.KubeProxy, "dns", server.OpenShiftAPIServer},
 		},
 		{
 			component: server.Kubelet,

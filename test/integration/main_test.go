@@ -31,7 +31,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	cluster, err = harness.Start(context.Background(), dir)
+	cluster, err = harness.Start(context.Background(), dir, "--project-request-message", projectRequestMessage)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

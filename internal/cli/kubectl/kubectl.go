@@ -14,6 +14,31 @@ import (
 // DataDirEnv names the data directory whose admin kubeconfig `gantry kubectl` falls back to.
 const DataDirEnv = "GANTRY_DATA_DIR"
 
+// NewVerb returns `gantry VERB`, the same as `gantry kubectl VERB`: the
+// generic verbs (get, describe, create, apply, ...) work on every resource,
+// the OpenShift ones included.
+func NewVerb(defaultDataDir, verb, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:                verb,
+		Short:              short,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd, defaultDataDir, append([]string{verb}, args...))
+		},
+	}
+}
+
+func run(cmd *cobra.Command, defaultDataDir string, args []string) error {
+	UseLocalAdmin(defaultDataDir)
+	k := kubectlcmd.NewDefaultKubectlCommandWithArgs(kubectlcmd.KubectlOptions{
+		PluginHandler: kubectlcmd.NewDefaultPluginHandler(plugin.ValidPluginFilenamePrefixes),
+		Arguments:     append([]string{"kubectl"}, args...),
+		IOStreams:     ioStreams(cmd),
+	})
+	k.SetArgs(args)
+	return k.ExecuteContext(cmd.Context())
+}
+
 // NewCommand returns `gantry kubectl`: kubectl itself, with every verb and flag. Without --kubeconfig,
 // $KUBECONFIG or ~/.kube/config it uses the admin kubeconfig of the local `gantry start`.
 func NewCommand(defaultDataDir string) *cobra.Command {
@@ -22,19 +47,14 @@ func NewCommand(defaultDataDir string) *cobra.Command {
 		Short:              "Run kubectl against the cluster",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			useLocalAdmin(defaultDataDir)
-			k := kubectlcmd.NewDefaultKubectlCommandWithArgs(kubectlcmd.KubectlOptions{
-				PluginHandler: kubectlcmd.NewDefaultPluginHandler(plugin.ValidPluginFilenamePrefixes),
-				Arguments:     append([]string{"kubectl"}, args...),
-				IOStreams:     ioStreams(cmd),
-			})
-			k.SetArgs(args)
-			return k.ExecuteContext(cmd.Context())
+			return run(cmd, defaultDataDir, args)
 		},
 	}
 }
 
-func useLocalAdmin(defaultDataDir string) {
+// UseLocalAdmin points KUBECONFIG at the admin kubeconfig of the local
+// `gantry start` when no other kubeconfig is configured.
+func UseLocalAdmin(defaultDataDir string) {
 	if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) != "" {
 		return
 	}

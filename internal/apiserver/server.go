@@ -1,0 +1,194 @@
+// Package apiserver is Gantry's aggregated API server: it serves the OpenShift
+// API groups (project, route, image, build, apps, template, user, oauth,
+// security, authorization, quota) with the wire types of
+// github.com/openshift/api, stores them in etcd, and is reached through
+// kube-apiserver's aggregator, which authenticates users for it (front-proxy
+// request headers) while authorization is delegated back to kube-apiserver
+// with SubjectAccessReviews.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/generic"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
+	"github.com/openshift/api/openapi/generated_openapi"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer/versioning"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	registrygeneric "k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	basecompatibility "k8s.io/component-base/compatibility"
+)
+
+// Config configures the aggregated API server.
+type Config struct {
+	// BindAddress and Port are where the server listens (TLS).
+	BindAddress net.IP
+	Port        int
+	// CertFile and KeyFile are the serving certificate; kube-apiserver
+	// verifies it with the APIService's caBundle.
+	CertFile, KeyFile string
+	// Kubeconfig reaches kube-apiserver: delegated authentication and
+	// authorization, namespaces for projects, informers for admission.
+	Kubeconfig string
+	// Etcd is where objects are stored, under EtcdPrefix (default /openshift.io).
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	EtcdPrefix                            string
+	// Projects configures project self-service.
+	Projects ProjectConfig
+	// Version is reported by /version.
+	Version string
+}
+
+// ProjectConfig configures projectrequests.
+type ProjectConfig struct {
+	// RequestMessage is shown to users who may not request projects.
+	RequestMessage string
+	// RequestTemplate is "namespace/name" of a Template used for new
+	// projects instead of the built-in one.
+	RequestTemplate string
+}
+
+// Server is a configured, not yet running, aggregated API server.
+type Server struct {
+	generic *genericapiserver.GenericAPIServer
+}
+
+// New builds the server: storage for every group, delegated authn/authz,
+// OpenAPI, admission.
+func New(cfg Config) (*Server, error) {
+	if cfg.EtcdPrefix == "" {
+		cfg.EtcdPrefix = "/openshift.io"
+	}
+	opts := genericoptions.NewRecommendedOptions(cfg.EtcdPrefix, storageCodec())
+	opts.Etcd.StorageConfig.Transport.ServerList = cfg.EtcdServers
+	opts.Etcd.StorageConfig.Transport.TrustedCAFile = cfg.EtcdCAFile
+	opts.Etcd.StorageConfig.Transport.CertFile = cfg.EtcdCertFile
+	opts.Etcd.StorageConfig.Transport.KeyFile = cfg.EtcdKeyFile
+	opts.Etcd.StorageConfig.EncodeVersioner = schema.GroupVersions(GroupVersions)
+	opts.SecureServing.BindAddress = cfg.BindAddress
+	opts.SecureServing.BindPort = cfg.Port
+	opts.SecureServing.ServerCert.CertKey.CertFile = cfg.CertFile
+	opts.SecureServing.ServerCert.CertKey.KeyFile = cfg.KeyFile
+	opts.Authentication.RemoteKubeConfigFile = cfg.Kubeconfig
+	opts.Authentication.SkipInClusterLookup = false
+	opts.Authorization.RemoteKubeConfigFile = cfg.Kubeconfig
+	opts.Authorization.AlwaysAllowPaths = []string{"/healthz", "/readyz", "/livez"}
+	opts.CoreAPI.CoreAPIKubeconfigPath = cfg.Kubeconfig
+	if errs := opts.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("aggregated API server options: %v", errs)
+	}
+
+	c := genericapiserver.NewRecommendedConfig(Codecs)
+	c.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString("1.34", "", "")
+	namer := openapinamer.NewDefinitionNamer(newOpenAPIScheme())
+	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions(generated_openapi.GetOpenAPIDefinitions), namer)
+	c.OpenAPIConfig.Info.Title = "Gantry"
+	c.OpenAPIConfig.Info.Version = cfg.Version
+	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions(generated_openapi.GetOpenAPIDefinitions), namer)
+	c.OpenAPIV3Config.Info.Title = "Gantry"
+	c.OpenAPIV3Config.Info.Version = cfg.Version
+	if err := opts.ApplyTo(c); err != nil {
+		return nil, fmt.Errorf("configure aggregated API server: %w", err)
+	}
+
+	restConfig, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", cfg.Kubeconfig, err)
+	}
+	kube, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return nil, err
+	}
+
+	completed := c.Complete()
+	gs, err := completed.New("gantry-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("create aggregated API server: %w", err)
+	}
+	env := &Env{
+		Kube:       kube,
+		Authorizer: c.Authorization.Authorizer,
+		Projects:   cfg.Projects,
+		Informers:  c.SharedInformerFactory,
+		RESTConfig: restConfig,
+		Stores:     map[schema.GroupResource]*generic.REST{},
+	}
+	for _, g := range groups() {
+		if err := install(gs, completed.RESTOptionsGetter, g, env); err != nil {
+			return nil, err
+		}
+	}
+	return &Server{generic: gs}, nil
+}
+
+// Run serves until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	return s.generic.PrepareRun().RunWithContext(ctx)
+}
+
+// storageCodec stores objects as protobuf in their group's v1 version
+// (the same encoding openshift-apiserver uses), reading JSON too.
+func storageCodec() runtime.Codec {
+	info, ok := runtime.SerializerInfoForMediaType(Codecs.SupportedMediaTypes(), runtime.ContentTypeProtobuf)
+	if !ok {
+		panic("protobuf serializer missing")
+	}
+	return versioning.NewDefaultingCodecForScheme(Scheme, info.Serializer, Codecs.UniversalDeserializer(),
+		schema.GroupVersions(GroupVersions), runtime.InternalGroupVersioner)
+}
+
+// servedGroup is a group's persisted resources plus the REST storage that is
+// not a plain Definition (virtual resources and subresources).
+type servedGroup struct {
+	resource.Group
+	// Extra adds storage under "resource" or "resource/subresource" names.
+	Extra func(env *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error)
+}
+
+// install serves one group version.
+func install(gs *genericapiserver.GenericAPIServer, optsGetter registrygeneric.RESTOptionsGetter, g servedGroup, env *Env) error {
+	gv := g.GroupVersion
+	storage := map[string]rest.Storage{}
+	stores := map[string]*generic.REST{}
+	for i := range g.Resources {
+		def := &g.Resources[i]
+		r, status, err := generic.NewREST(Scheme, gv, def, optsGetter)
+		if err != nil {
+			return err
+		}
+		stores[def.Resource] = r
+		env.Stores[gv.WithResource(def.Resource).GroupResource()] = r
+		storage[def.Resource] = r
+		if status != nil {
+			storage[def.Resource+"/status"] = status
+		}
+	}
+	if g.Extra != nil {
+		extra, err := g.Extra(env, stores)
+		if err != nil {
+			return fmt.Errorf("storage for %s: %w", gv, err)
+		}
+		for k, v := range extra {
+			storage[k] = v
+		}
+	}
+	info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, Scheme, ParameterCodec, Codecs)
+	info.VersionedResourcesStorageMap[gv.Version] = storage
+	if err := gs.InstallAPIGroup(&info); err != nil {
+		return fmt.Errorf("install %s: %w", gv, err)
+	}
+	return nil
+}
+
+// ParameterCodec decodes query parameters.
+var ParameterCodec = runtime.NewParameterCodec(Scheme)
