@@ -3,13 +3,12 @@ package apiserver
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/generic"
-	projectv1 "github.com/openshift/api/project/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/informers"
@@ -29,6 +28,8 @@ type Env struct {
 	RESTConfig *restclient.Config
 	// Stores holds every generic store installed so far, by group resource.
 	Stores map[schema.GroupResource]*generic.REST
+	// Status holds the status subresource storage, by group resource.
+	Status map[schema.GroupResource]*generic.StatusREST
 }
 
 // notImplemented is a registered subresource whose behavior arrives with a
@@ -47,7 +48,10 @@ var (
 )
 
 func (n *notImplemented) New() runtime.Object { return n.newObj() }
-func (n *notImplemented) Destroy()            {}
+
+// GetSingularName is the resource name without its plural "s".
+func (n *notImplemented) GetSingularName() string { return strings.TrimSuffix(n.gr.Resource, "s") }
+func (n *notImplemented) Destroy()                {}
 func (n *notImplemented) NamespaceScoped() bool {
 	return true
 }
@@ -74,8 +78,8 @@ type notImplementedError struct{ status metav1.Status }
 func (e *notImplementedError) Error() string         { return e.status.Message }
 func (e *notImplementedError) Status() metav1.Status { return e.status }
 
-// openAPIDefinitions adds the few Kubernetes types the served API references
-// that openshift/api's generated definitions lack (the Scale subresource).
+// openAPIDefinitions adds the few Kubernetes types the server references that
+// openshift/api's generated definitions lack (the Scale subresource, /version).
 func openAPIDefinitions(defs common.GetOpenAPIDefinitions) common.GetOpenAPIDefinitions {
 	return func(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 		m := defs(ref)
@@ -96,6 +100,14 @@ func openAPIDefinitions(defs common.GetOpenAPIDefinitions) common.GetOpenAPIDefi
 				}}},
 			},
 		}}, Dependencies: []string{"k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"}}
+		info := map[string]spec.Schema{}
+		for _, f := range []string{"major", "minor", "emulationMajor", "emulationMinor", "minCompatibilityMajor",
+			"minCompatibilityMinor", "gitVersion", "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"} {
+			info[f] = spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}}}
+		}
+		m["k8s.io/apimachinery/pkg/version.Info"] = common.OpenAPIDefinition{Schema: spec.Schema{SchemaProps: spec.SchemaProps{
+			Description: "Info contains versioning information.", Type: []string{"object"}, Properties: info,
+		}}}
 		return m
 	}
 }

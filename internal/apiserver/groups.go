@@ -20,6 +20,7 @@ import (
 	appsv1 "github.com/openshift/api/apps/v1"
 	authorizationv1 "github.com/openshift/api/authorization/v1"
 	buildv1 "github.com/openshift/api/build/v1"
+	imagev1 "github.com/openshift/api/image/v1"
 	oauthv1 "github.com/openshift/api/oauth/v1"
 	projectv1 "github.com/openshift/api/project/v1"
 	securityv1 "github.com/openshift/api/security/v1"
@@ -40,6 +41,7 @@ const (
 	withDeployments = "the deployments capability"
 	withIdentity    = "the identity and access capability"
 	withSecurity    = "the security constraints capability"
+	withImages      = "the images capability"
 )
 
 // groups lists what the server serves. The project group comes last: its
@@ -65,7 +67,9 @@ func later(gr string, newObj func() runtime.Object, feature string) *notImplemen
 }
 
 func imageExtra(env *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {
-	return nil, nil
+	v := imagereg.Virtual(stores["imagestreams"], env.Status[imagev1.Resource("imagestreams")], stores["images"])
+	v["imagestreamimports"] = later("imagestreamimports.image.openshift.io", func() runtime.Object { return &imagev1.ImageStreamImport{} }, withImages)
+	return v, nil
 }
 
 func buildExtra(*Env, map[string]*generic.REST) (map[string]rest.Storage, error) {

@@ -11,6 +11,10 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
+	"sync"
+
+	restful "github.com/emicklei/go-restful/v3"
 
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/generic"
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
@@ -92,9 +96,11 @@ func New(cfg Config) (*Server, error) {
 	c.EffectiveVersion = basecompatibility.NewEffectiveVersionFromString("1.34", "", "")
 	namer := openapinamer.NewDefinitionNamer(newOpenAPIScheme())
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions(generated_openapi.GetOpenAPIDefinitions), namer)
+	c.OpenAPIConfig.GetOperationIDAndTags = uniqueOperationIDs(c.OpenAPIConfig.GetOperationIDAndTags)
 	c.OpenAPIConfig.Info.Title = "Gantry"
 	c.OpenAPIConfig.Info.Version = cfg.Version
 	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions(generated_openapi.GetOpenAPIDefinitions), namer)
+	c.OpenAPIV3Config.GetOperationIDAndTags = uniqueOperationIDs(c.OpenAPIV3Config.GetOperationIDAndTags)
 	c.OpenAPIV3Config.Info.Title = "Gantry"
 	c.OpenAPIV3Config.Info.Version = cfg.Version
 	if err := opts.ApplyTo(c); err != nil {
@@ -122,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 		Informers:  c.SharedInformerFactory,
 		RESTConfig: restConfig,
 		Stores:     map[schema.GroupResource]*generic.REST{},
+		Status:     map[schema.GroupResource]*generic.StatusREST{},
 	}
 	for _, g := range groups() {
 		if err := install(gs, completed.RESTOptionsGetter, g, env); err != nil {
@@ -171,6 +178,7 @@ func install(gs *genericapiserver.GenericAPIServer, optsGetter registrygeneric.R
 		storage[def.Resource] = r
 		if status != nil {
 			storage[def.Resource+"/status"] = status
+			env.Status[gv.WithResource(def.Resource).GroupResource()] = status
 		}
 	}
 	if g.Extra != nil {
@@ -183,12 +191,51 @@ func install(gs *genericapiserver.GenericAPIServer, optsGetter registrygeneric.R
 		}
 	}
 	info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, Scheme, ParameterCodec, Codecs)
+	info.PrioritizedVersions = []schema.GroupVersion{gv}
 	info.VersionedResourcesStorageMap[gv.Version] = storage
 	if err := gs.InstallAPIGroup(&info); err != nil {
-		return fmt.Errorf("install %s: %w", gv, err)
+		// The upstream error prints the whole group info: keep its reason.
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "error in registering resource: "); i >= 0 {
+			msg = msg[i:]
+		}
+		return fmt.Errorf("install %s: %s", gv, msg)
 	}
 	return nil
 }
 
 // ParameterCodec decodes query parameters.
 var ParameterCodec = runtime.NewParameterCodec(Scheme)
+
+// uniqueOperationIDs keeps OpenAPI operation IDs unique. Upstream derives
+// them from the kind, and virtual resources reuse kinds (processedtemplates
+// take and return Templates), so a second path with the same ID gets its
+// resource name appended.
+func uniqueOperationIDs(next func(*restful.Route) (string, []string, error)) func(*restful.Route) (string, []string, error) {
+	var mu sync.Mutex
+	paths := map[string]string{}
+	return func(r *restful.Route) (string, []string, error) {
+		id, tags, err := next(r)
+		if err != nil {
+			return id, tags, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := paths[id]; ok && p != r.Path {
+			id += "For" + resourceOfPath(r.Path)
+		}
+		paths[id] = r.Path
+		return id, tags, nil
+	}
+}
+
+// resourceOfPath is the last path segment that is not a parameter, capitalized.
+func resourceOfPath(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i := len(segs) - 1; i >= 0; i-- {
+		if s := segs[i]; s != "" && !strings.HasPrefix(s, "{") {
+			return strings.ToUpper(s[:1]) + s[1:]
+		}
+	}
+	return "Path"
+}

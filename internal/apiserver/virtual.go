@@ -144,6 +144,8 @@ func (r *processREST) New() runtime.Object   { return &templatev1.Template{} }
 func (r *processREST) Destroy()              {}
 func (r *processREST) NamespaceScoped() bool { return true }
 
+func (r *processREST) GetSingularName() string { return "processedtemplate" }
+
 func (r *processREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
 	t, ok := obj.(*templatev1.Template)
 	if !ok {

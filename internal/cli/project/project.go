@@ -131,7 +131,7 @@ func (o *NewProjectOptions) Run(ctx context.Context) error {
 		}
 		if apierrors.IsForbidden(err) {
 			// The administrator's message says how to get a project.
-			if _, lerr := s.client.ProjectV1().ProjectRequests().List(ctx, metav1.ListOptions{}); lerr != nil {
+			if lerr := s.client.ProjectV1().RESTClient().Get().Resource("projectrequests").Do(ctx).Error(); lerr != nil {
 				var status apierrors.APIStatus
 				if errors.As(lerr, &status) && apierrors.IsForbidden(lerr) {
 					return fmt.Errorf("you may not create project %q: %s", o.Name, status.Status().Message)

@@ -241,6 +241,14 @@ func TestGenerationAndStatus(t *testing.T) {
 	if changed.Generation != 3 {
 		t.Errorf("generation = %d, want 3", changed.Generation)
 	}
+	// A body without the defaulted trigger namespace is the same spec.
+	resent := old.DeepCopy()
+	resent.Generation = 7 // whatever the generic registry set before
+	resent.Spec.Triggers[1].ImageChangeParams.From.Namespace = ""
+	d.PrepareForUpdate(context.Background(), resent, old)
+	if resent.Generation != 2 || resent.Spec.Triggers[1].ImageChangeParams.From.Namespace != "app" {
+		t.Errorf("generation = %d namespace = %q, want 2 and app", resent.Generation, resent.Spec.Triggers[1].ImageChangeParams.From.Namespace)
+	}
 	back := old.DeepCopy()
 	back.Status.LatestVersion = 1
 	back.Status.Replicas = -1

@@ -72,9 +72,12 @@ func prepareForCreate(dc *appsv1.DeploymentConfig) {
 	defaultTriggerNamespaces(dc)
 }
 
-// prepareForUpdate bumps the generation when the spec changes.
+// prepareForUpdate defaults trigger namespaces and then sets the generation:
+// bumped only when the (defaulted) spec changed. It runs after the generic
+// registry's own generation handling, so it decides with the final spec.
 func prepareForUpdate(dc, old *appsv1.DeploymentConfig) {
 	defaultTriggerNamespaces(dc)
+	dc.Generation = old.Generation
 	if !apiequality.Semantic.DeepEqual(dc.Spec, old.Spec) {
 		dc.Generation = old.Generation + 1
 	}

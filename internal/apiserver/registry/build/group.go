@@ -61,7 +61,9 @@ func buildConfigDefinition() resource.Definition {
 			return validateBuildConfigStatusUpdate(obj.(*buildv1.BuildConfig), old.(*buildv1.BuildConfig))
 		},
 		Columns: buildConfigColumns,
-		Row:     func(obj runtime.Object) ([]interface{}, error) { return buildConfigRow(obj.(*buildv1.BuildConfig)), nil },
+		Row: func(obj runtime.Object) ([]interface{}, error) {
+			return buildConfigRow(obj.(*buildv1.BuildConfig)), nil
+		},
 	}
 }
 
@@ -113,6 +115,7 @@ func prepareBuildConfigForCreate(bc *buildv1.BuildConfig) {
 
 // prepareBuildConfigForUpdate bumps the generation when the spec changes.
 func prepareBuildConfigForUpdate(bc, old *buildv1.BuildConfig) {
+	bc.Generation = old.Generation
 	if !apiequality.Semantic.DeepEqual(bc.Spec, old.Spec) {
 		bc.Generation = old.Generation + 1
 	}
@@ -129,6 +132,7 @@ func prepareBuildForCreate(b *buildv1.Build) {
 // prepareBuildForUpdate bumps the generation when the spec changes (which
 // validation then rejects, except for the push secret).
 func prepareBuildForUpdate(b, old *buildv1.Build) {
+	b.Generation = old.Generation
 	if !apiequality.Semantic.DeepEqual(b.Spec, old.Spec) {
 		b.Generation = old.Generation + 1
 	}

@@ -12,6 +12,9 @@ import (
 // ValidateUserName checks a user name: a path segment (no '/' or '%', not
 // '.' or '..') without ':', and not '~', which stands for the caller.
 func ValidateUserName(name string, prefix bool) []string {
+	if name == "" && !prefix {
+		return []string{"may not be empty"}
+	}
 	if msgs := path.ValidatePathSegmentName(name, prefix); len(msgs) != 0 {
 		return msgs
 	}

@@ -1,0 +1,192 @@
+package user
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+
+	userv1 "github.com/openshift/api/user/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
+	t.Helper()
+	got := make([]string, 0, len(errs))
+	for _, e := range errs {
+		got = append(got, string(e.Type)+" "+e.Field)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
+	}
+}
+
+func TestNameValidation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		fn    func(string, bool) []string
+		name  string
+		valid bool
+	}{
+		{ValidateUserName, "alice", true},
+		{ValidateUserName, "alice@example.com", true},
+		{ValidateUserName, "Bob Smith", true},
+		{ValidateUserName, "", false},
+		{ValidateUserName, "a/b", false},
+		{ValidateUserName, "a%b", false},
+		{ValidateUserName, "a:b", false},
+		{ValidateUserName, ".", false},
+		{ValidateUserName, "..", false},
+		{ValidateUserName, "~", false},
+		{ValidateGroupName, "devs", true},
+		{ValidateGroupName, "system:authenticated", false},
+		{ValidateIdentityName, "github:alice", true},
+		{ValidateIdentityName, "github:", false},
+		{ValidateIdentityName, ":alice", false},
+		{ValidateIdentityName, "alice", false},
+		{ValidateIdentityName, "a:b:c", false},
+		{ValidateIdentityName, "ldap:uid=a/b", false},
+	}
+	for _, tc := range tests {
+		if msgs := tc.fn(tc.name, false); (len(msgs) == 0) != tc.valid {
+			t.Errorf("%q: messages %v, want valid=%v", tc.name, msgs, tc.valid)
+		}
+	}
+}
+
+func definition(t *testing.T, name string) resourceDef {
+	t.Helper()
+	for _, d := range Group().Resources {
+		if d.Resource == name {
+			return resourceDef{d.Validate, d.ValidateUpdate, d.PrepareForCreate, d.Row, len(d.Columns)}
+		}
+	}
+	t.Fatalf("no %s", name)
+	return resourceDef{}
+}
+
+type resourceDef struct {
+	validate       func(context.Context, runtime.Object) field.ErrorList
+	validateUpdate func(context.Context, runtime.Object, runtime.Object) field.ErrorList
+	prepare        func(context.Context, runtime.Object)
+	row            func(runtime.Object) ([]interface{}, error)
+	columns        int
+}
+
+func assertRow(t *testing.T, d resourceDef, obj runtime.Object, want ...interface{}) {
+	t.Helper()
+	cells, err := d.row(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != d.columns || len(want) != d.columns {
+		t.Fatalf("cells %d, columns %d, want %d", len(cells), d.columns, len(want))
+	}
+	for i := range want {
+		if cells[i] != want[i] {
+			t.Errorf("cell %d = %#v, want %#v", i, cells[i], want[i])
+		}
+	}
+}
+
+func TestUser(t *testing.T) {
+	t.Parallel()
+	d := definition(t, "users")
+	u := &userv1.User{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice", UID: "u-1"},
+		FullName:   "Alice Liddell",
+		Identities: []string{"github:alice", "ldap:alice"},
+		Groups:     []string{"ignored"},
+	}
+	d.prepare(context.Background(), u)
+	if u.Groups != nil {
+		t.Errorf("deprecated groups kept: %v", u.Groups)
+	}
+	assertErrors(t, d.validate(context.Background(), u), nil)
+	assertRow(t, d, u, "alice", "u-1", "Alice Liddell", "github:alice, ldap:alice")
+
+	bad := u.DeepCopy()
+	bad.Identities = []string{"github", "github:alice", ":x"}
+	assertErrors(t, d.validate(context.Background(), bad), []string{
+		"FieldValueInvalid identities[0]", "FieldValueInvalid identities[2]",
+	})
+}
+
+func TestIdentity(t *testing.T) {
+	t.Parallel()
+	d := definition(t, "identities")
+	id := &userv1.Identity{
+		ObjectMeta:       metav1.ObjectMeta{Name: "github:alice"},
+		ProviderName:     "github",
+		ProviderUserName: "alice",
+		User:             corev1.ObjectReference{Name: "alice", UID: "u-1"},
+	}
+	assertErrors(t, d.validate(context.Background(), id), nil)
+	assertRow(t, d, id, "github:alice", "github", "alice", "alice", "u-1")
+
+	unmapped := id.DeepCopy()
+	unmapped.User = corev1.ObjectReference{}
+	assertErrors(t, d.validate(context.Background(), unmapped), nil)
+
+	bad := &userv1.Identity{
+		ObjectMeta:       metav1.ObjectMeta{Name: "github:bob"},
+		ProviderName:     "git:hub",
+		ProviderUserName: "",
+		User:             corev1.ObjectReference{UID: "u-2"},
+	}
+	assertErrors(t, d.validate(context.Background(), bad), []string{
+		"FieldValueInvalid providerName",
+		"FieldValueRequired providerUserName",
+		"FieldValueRequired user.name",
+	})
+
+	mismatch := id.DeepCopy()
+	mismatch.ProviderUserName = "al/ice"
+	mismatch.User.UID = ""
+	assertErrors(t, d.validate(context.Background(), mismatch), []string{
+		"FieldValueInvalid providerUserName",
+		"FieldValueInvalid metadata.name",
+		"FieldValueRequired user.uid",
+	})
+
+	moved := id.DeepCopy()
+	moved.ProviderName = "gitlab"
+	assertErrors(t, d.validateUpdate(context.Background(), moved, id), []string{
+		"FieldValueInvalid metadata.name", "FieldValueForbidden providerName",
+	})
+}
+
+func TestGroupResource(t *testing.T) {
+	t.Parallel()
+	d := definition(t, "groups")
+	g := &userv1.Group{ObjectMeta: metav1.ObjectMeta{Name: "devs"}, Users: []string{"alice", "bob"}}
+	assertErrors(t, d.validate(context.Background(), g), nil)
+	assertRow(t, d, g, "devs", "alice, bob")
+
+	g.Users = []string{"alice", "", "a:b", "~"}
+	assertErrors(t, d.validate(context.Background(), g), []string{
+		"FieldValueRequired users[1]", "FieldValueInvalid users[2]", "FieldValueInvalid users[3]",
+	})
+}
+
+func TestGroupDefinitions(t *testing.T) {
+	t.Parallel()
+	g := Group()
+	s := runtime.NewScheme()
+	if err := g.Install(s); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range g.Resources {
+		if d.Namespaced || d.ValidateName == nil {
+			t.Errorf("%s: want cluster scoped with a name validator", d.Resource)
+		}
+		if _, _, err := s.ObjectKinds(d.NewList()); err != nil {
+			t.Error(err)
+		}
+	}
+}
