@@ -83,21 +83,17 @@ func (e *notImplementedError) Status() metav1.Status { return e.status }
 func openAPIDefinitions(defs common.GetOpenAPIDefinitions) common.GetOpenAPIDefinitions {
 	return func(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 		m := defs(ref)
-		m["k8s.io/api/extensions/v1beta1.Scale"] = common.OpenAPIDefinition{Schema: spec.Schema{SchemaProps: spec.SchemaProps{
+		str := spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}}}
+		i32 := spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"integer"}, Format: "int32"}}
+		m["k8s.io/api/autoscaling/v1.Scale"] = common.OpenAPIDefinition{Schema: spec.Schema{SchemaProps: spec.SchemaProps{
 			Description: "Scale represents a scaling request for a resource.",
 			Type:        []string{"object"},
 			Properties: map[string]spec.Schema{
-				"apiVersion": {SchemaProps: spec.SchemaProps{Type: []string{"string"}}},
-				"kind":       {SchemaProps: spec.SchemaProps{Type: []string{"string"}}},
+				"apiVersion": str,
+				"kind":       str,
 				"metadata":   {SchemaProps: spec.SchemaProps{Ref: ref("k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta")}},
-				"spec": {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{
-					"replicas": {SchemaProps: spec.SchemaProps{Type: []string{"integer"}, Format: "int32"}},
-				}}},
-				"status": {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{
-					"replicas":       {SchemaProps: spec.SchemaProps{Type: []string{"integer"}, Format: "int32"}},
-					"selector":       {SchemaProps: spec.SchemaProps{Type: []string{"object"}, AdditionalProperties: &spec.SchemaOrBool{Allows: true, Schema: &spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}}}}}},
-					"targetSelector": {SchemaProps: spec.SchemaProps{Type: []string{"string"}}},
-				}}},
+				"spec":       {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{"replicas": i32}}},
+				"status":     {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{"replicas": i32, "selector": str}}},
 			},
 		}}, Dependencies: []string{"k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"}}
 		info := map[string]spec.Schema{}

@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/generic"
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
 	"github.com/openshift/api/openapi/generated_openapi"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/versioning"
@@ -169,6 +170,7 @@ func install(gs *genericapiserver.GenericAPIServer, optsGetter registrygeneric.R
 	stores := map[string]*generic.REST{}
 	for i := range g.Resources {
 		def := &g.Resources[i]
+		registerDefaults(def)
 		r, status, err := generic.NewREST(Scheme, gv, def, optsGetter)
 		if err != nil {
 			return err
@@ -238,4 +240,19 @@ func resourceOfPath(path string) string {
 		}
 	}
 	return "Path"
+}
+
+// registerDefaults makes the scheme default the resource (and its lists)
+// whenever a request body or a stored object is decoded.
+func registerDefaults(def *resource.Definition) {
+	if def.Default == nil {
+		return
+	}
+	Scheme.AddTypeDefaultingFunc(def.New(), func(obj interface{}) { def.Default(obj.(runtime.Object)) })
+	Scheme.AddTypeDefaultingFunc(def.NewList(), func(obj interface{}) {
+		_ = meta.EachListItem(obj.(runtime.Object), func(item runtime.Object) error {
+			def.Default(item)
+			return nil
+		})
+	})
 }

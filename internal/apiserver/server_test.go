@@ -8,7 +8,9 @@ import (
 
 func TestUniqueOperationIDsAppendTheResourceOnACollision(t *testing.T) {
 	t.Parallel()
-	same := func(*restful.Route) (string, []string, error) { return "createTemplateOpenshiftIoV1NamespacedTemplate", nil, nil }
+	same := func(*restful.Route) (string, []string, error) {
+		return "createTemplateOpenshiftIoV1NamespacedTemplate", nil, nil
+	}
 	f := uniqueOperationIDs(same)
 	first, _, _ := f(&restful.Route{Path: "/apis/template.openshift.io/v1/namespaces/{namespace}/templates"})
 	second, _, _ := f(&restful.Route{Path: "/apis/template.openshift.io/v1/namespaces/{namespace}/processedtemplates"})

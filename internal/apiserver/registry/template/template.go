@@ -134,16 +134,18 @@ type typeMeta struct {
 
 func validateObject(obj *runtime.RawExtension, fldPath *field.Path) field.ErrorList {
 	var tm typeMeta
+	// Decoded request bodies keep the object's JSON in Raw (Object is then
+	// only a *runtime.Unknown wrapper without a kind): prefer Raw.
 	switch {
-	case obj.Object != nil:
-		gvk := obj.Object.GetObjectKind().GroupVersionKind()
-		tm = typeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
-	case len(obj.Raw) == 0 || string(obj.Raw) == "null":
-		return field.ErrorList{field.Required(fldPath, "each template object must be a Kubernetes object with apiVersion and kind")}
-	default:
+	case len(obj.Raw) > 0 && string(obj.Raw) != "null":
 		if err := json.Unmarshal(obj.Raw, &tm); err != nil {
 			return field.ErrorList{field.Invalid(fldPath, "<object>", fmt.Sprintf("must be a JSON object with apiVersion and kind: %v", err))}
 		}
+	case obj.Object != nil:
+		gvk := obj.Object.GetObjectKind().GroupVersionKind()
+		tm = typeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+	default:
+		return field.ErrorList{field.Required(fldPath, "each template object must be a Kubernetes object with apiVersion and kind")}
 	}
 	errs := field.ErrorList{}
 	if tm.APIVersion == "" || tm.APIVersion == "/" {
