@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -32,7 +33,9 @@ func testNamespace(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 	return name
 }
 
@@ -110,7 +113,7 @@ func TestConcurrentReadModifyWriteLosesNoUpdate(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			errs <- retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			errs <- retry.RetryOnConflict(contended, func() error {
 				r, err := rc.Get(t.Context(), "shared", metav1.GetOptions{})
 				if err != nil {
 					return err
@@ -125,7 +128,7 @@ func TestConcurrentReadModifyWriteLosesNoUpdate(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			errs <- retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			errs <- retry.RetryOnConflict(contended, func() error {
 				r, err := rc.Get(t.Context(), "shared", metav1.GetOptions{})
 				if err != nil {
 					return err
@@ -290,6 +293,9 @@ func TestHostileBodiesGetAQuick4xx(t *testing.T) {
 		t.Errorf("%d routes after hostile requests, want only the target", len(list.Items))
 	}
 }
+
+// contended retries long enough for 16 writers on one object.
+var contended = wait.Backoff{Steps: 200, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 200 * time.Millisecond}
 
 func newRoute(name string) *routev1.Route {
 	return &routev1.Route{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: routev1.RouteSpec{To: routev1.RouteTargetReference{Kind: "Service", Name: name}}}
