@@ -133,7 +133,7 @@ func run(bin string, o options) (string, error) {
 	defer stop()
 	version := "unknown"
 	if b, err := exec.Command(bin, "version").Output(); err == nil {
-		version = strings.TrimSpace(string(b))
+		version = strings.TrimPrefix(strings.TrimSpace(string(b)), "gantry ")
 	}
 
 	logf("waiting for the machine lock")
@@ -177,6 +177,13 @@ func run(bin string, o options) (string, error) {
 	})
 	if err != nil {
 		return "", err
+	}
+
+	// Warm up every path (clients, connections, caches, authorization) before measuring.
+	for _, r := range res {
+		if _, err := workload(ctx, c.Client, r, 50, options{concurrency: o.concurrency, listRuns: 1}); err != nil {
+			return "", fmt.Errorf("warm-up of %s: %w", r.name, err)
+		}
 	}
 
 	var results []result

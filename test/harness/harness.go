@@ -185,6 +185,18 @@ func (c *Cluster) Stop() error {
 	return c.waitErr
 }
 
+// Kill ends the process with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to exit.
+func (c *Cluster) Kill() {
+	select {
+	case <-c.exited:
+		return
+	default:
+	}
+	_ = c.cmd.Process.Kill()
+	<-c.exited
+}
+
 // Leftovers lists what a stopped cluster left on the machine: containerd shims, mounts under the data
 // directory, KUBE-/CNI- iptables chains, the cni0 bridge and the node address on lo.
 func Leftovers(dataDir string) []string {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,8 @@ import (
 
 	routev1 "github.com/openshift/api/route/v1"
 	routeclient "github.com/openshift/client-go/route/clientset/versioned"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -299,4 +302,64 @@ var contended = wait.Backoff{Steps: 200, Duration: 5 * time.Millisecond, Factor:
 
 func newRoute(name string) *routev1.Route {
 	return &routev1.Route{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: routev1.RouteSpec{To: routev1.RouteTargetReference{Kind: "Service", Name: name}}}
+}
+
+// compactEtcd compacts the cluster's etcd at its current revision, as
+// kube-apiserver does every few minutes, so older resource versions are gone.
+func compactEtcd(t *testing.T) int64 {
+	t.Helper()
+	dir := filepath.Join(cluster.DataDir, "pki", "etcd")
+	tlsInfo := transport.TLSInfo{CertFile: filepath.Join(dir, "apiserver-client.crt"), KeyFile: filepath.Join(dir, "apiserver-client.key"), TrustedCAFile: filepath.Join(dir, "ca.crt")}
+	tc, err := tlsInfo.ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{"https://127.0.0.1:2379"}, TLS: tc, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Get(t.Context(), "compact-probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compact(t.Context(), resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	return resp.Header.Revision
+}
+
+func TestWatchFromACompactedResourceVersionIsGone(t *testing.T) {
+	ns := testNamespace(t, "faults-compacted")
+	rc := routes(t).RouteV1().Routes(ns)
+	if _, err := rc.Create(t.Context(), newRoute("c0"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	compactEtcd(t)
+	// "2" predates both the compaction and the server's watch cache.
+	w, err := rc.Watch(t.Context(), metav1.ListOptions{ResourceVersion: "2"})
+	if err == nil {
+		defer w.Stop()
+		select {
+		case e := <-w.ResultChan():
+			status, ok := e.Object.(*metav1.Status)
+			if e.Type != watch.Error || !ok || status.Code != http.StatusGone {
+				t.Fatalf("first event %s %v, want an ERROR event with 410 Gone", e.Type, e.Object)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event from a watch on a compacted resource version")
+		}
+	} else if !apierrors.IsResourceExpired(err) && !apierrors.IsGone(err) {
+		t.Fatalf("watch from a compacted resource version: %v, want 410 Gone", err)
+	}
+	// A client recovers the usual way: list again and watch from there.
+	list, err := rc.List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, err := rc.Watch(t.Context(), metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Stop()
 }
