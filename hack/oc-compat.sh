@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs the real `oc` client against a running `gantry start` and prints a
+# markdown table of which commands work (for docs/compatibility.md).
+#
+#   hack/oc-compat.sh /path/to/oc [data-dir]
+#
+# oc is not part of this repository: build it beside the project from a clone
+# of github.com/openshift/oc (go build -mod=vendor ./cmd/oc).
+set -u
+OC=${1:?usage: hack/oc-compat.sh /path/to/oc [data-dir]}
+DATA=${2:-/var/lib/gantry}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export KUBECONFIG=$WORK/kubeconfig
+cp "$DATA/kubeconfig/admin.kubeconfig" "$KUBECONFIG"
+P=oc-compat-$$
+
+cat >"$WORK/objects.yaml" <<'EOF'
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: web}
+spec:
+  to: {kind: Service, name: web}
+  tls: {termination: edge}
+---
+apiVersion: image.openshift.io/v1
+kind: ImageStream
+metadata: {name: ruby}
+spec:
+  tags:
+  - name: "3.3"
+    from: {kind: DockerImage, name: registry.example.com/ruby:3.3}
+---
+apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata: {name: web}
+spec:
+  source: {git: {uri: https://example.com/web.git}}
+  strategy: {type: Source, sourceStrategy: {from: {kind: ImageStreamTag, name: "ruby:3.3"}}}
+  output: {to: {kind: ImageStreamTag, name: "web:latest"}}
+---
+apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {app: web}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: registry.example.com/web:1}]
+---
+apiVersion: template.openshift.io/v1
+kind: Template
+metadata: {name: hello}
+parameters:
+- {name: NAME, value: hello}
+objects:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: "${NAME}"}
+  data: {greeting: hi}
+EOF
+
+echo "| Command | Result |"
+echo "|---|---|"
+check() {
+  local label=$1; shift
+  if out=$("$@" 2>&1); then
+    echo "| \`$label\` | works |"
+  else
+    echo "| \`$label\` | fails: $(echo "$out" | head -1 | cut -c1-150 | tr '|' '/') |"
+  fi
+}
+check "oc version" "$OC" version
+check "oc api-resources (OpenShift groups listed)" bash -c "'$OC' api-resources | grep -q route.openshift.io && '$OC' api-resources | grep -q project.openshift.io"
+check "oc new-project $P" "$OC" new-project "$P" --display-name=Compat --description=test
+check "oc projects" "$OC" projects
+check "oc project $P" "$OC" project "$P"
+check "oc status" "$OC" status
+check "oc create -f (route, imagestream, buildconfig, deploymentconfig, template)" "$OC" create -f "$WORK/objects.yaml"
+for r in routes imagestreams buildconfigs deploymentconfigs templates; do
+  check "oc get $r" "$OC" get "$r"
+done
+check "oc describe route web" "$OC" describe route web
+check "oc describe is ruby" "$OC" describe is ruby
+check "oc describe bc web" "$OC" describe bc web
+check "oc describe dc web" "$OC" describe dc web
+check "oc describe template hello" "$OC" describe template hello
+check "oc get istag" "$OC" get istag
+check "oc process hello" "$OC" process hello
+check "oc process hello | oc create -f -" bash -c "'$OC' process hello -p NAME=hello2 | '$OC' create -f -"
+check "oc scale dc/web --replicas=2" "$OC" scale dc/web --replicas=2
+check "oc label route web a=b" "$OC" label route web a=b
+check "oc annotate route web a=b" "$OC" annotate route web a=b
+check "oc edit (EDITOR=true) route web" env EDITOR=true "$OC" edit route web
+check "oc apply -f (server-side)" "$OC" apply --server-side -f "$WORK/objects.yaml"
+check "oc explain route.spec" "$OC" explain route.spec
+check "oc delete route web" "$OC" delete route web
+check "oc whoami" "$OC" whoami
+check "oc delete project $P" "$OC" delete project "$P"
