@@ -44,7 +44,9 @@ func testNamespace(t *testing.T, name string) string {
 
 func routes(t *testing.T) routeclient.Interface {
 	t.Helper()
-	rc, err := routeclient.NewForConfig(cluster.Config)
+	c := rest.CopyConfig(cluster.Config)
+	c.QPS, c.Burst = 200, 400 // client-side throttling would serialize the concurrent tests
+	rc, err := routeclient.NewForConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,8 +299,9 @@ func TestHostileBodiesGetAQuick4xx(t *testing.T) {
 	}
 }
 
-// contended retries long enough for 16 writers on one object.
-var contended = wait.Backoff{Steps: 200, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 200 * time.Millisecond}
+// contended retries long enough for 16 writers on one object (no Cap: a
+// capped wait.Backoff stops after reaching it).
+var contended = wait.Backoff{Steps: 300, Duration: 20 * time.Millisecond, Factor: 1, Jitter: 1}
 
 func newRoute(name string) *routev1.Route {
 	return &routev1.Route{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: routev1.RouteSpec{To: routev1.RouteTargetReference{Kind: "Service", Name: name}}}
