@@ -53,6 +53,7 @@ const benchLabel = "gantry.dev/bench"
 func ours(labels map[string]string) bool { return labels[benchLabel] == "bench" }
 
 type options struct {
+	order       []string
 	counts      []int
 	concurrency int
 	listRuns    int
@@ -68,10 +69,11 @@ func main() {
 	listRuns := flag.Int("list-runs", 5, "runs of each list (the median is reported)")
 	proto := flag.Bool("protobuf", false, "talk protobuf instead of JSON (to every resource)")
 	limit := flag.Duration("timeout", 15*time.Minute, "abort the workloads after this long (cluster start not included)")
+	order := flag.String("resources", "configmaps,routes,imagestreams", "resources to run, in this order (configmaps is the reference and must be one)")
 	out := flag.String("out", "bench/results/api.md", "where to write the table (empty: nowhere)")
 	flag.Parse()
 
-	o := options{concurrency: *concurrency, listRuns: *listRuns, limit: *limit, contentType: "application/json"}
+	o := options{order: strings.Split(*order, ","), concurrency: *concurrency, listRuns: *listRuns, limit: *limit, contentType: "application/json"}
 	if *proto {
 		o.contentType = "application/vnd.kubernetes.protobuf"
 	}
@@ -164,6 +166,9 @@ func run(bin string, o options) (string, error) {
 	defer cancel()
 	res, err := newResources(c.Config, o.contentType)
 	if err != nil {
+		return "", err
+	}
+	if res, err = pick(res, o.order); err != nil {
 		return "", err
 	}
 	// gantry start is ready once the aggregated server is; make sure the aggregator routes to it.
@@ -342,6 +347,22 @@ func newResources(base *rest.Config, contentType string) ([]*resource, error) {
 	return []*resource{configMaps, routeRes, streams}, nil
 }
 
+// pick returns the resources named in order.
+func pick(all []*resource, order []string) ([]*resource, error) {
+	var out []*resource
+	for _, name := range order {
+		i := slices.IndexFunc(all, func(r *resource) bool { return r.name == strings.TrimSpace(name) })
+		if i < 0 {
+			return nil, fmt.Errorf("-resources: unknown resource %q", name)
+		}
+		out = append(out, all[i])
+	}
+	if !slices.ContainsFunc(out, func(r *resource) bool { return r.builtin }) {
+		return nil, errors.New("-resources: configmaps (the reference) is missing")
+	}
+	return out, nil
+}
+
 type result struct {
 	resource    string
 	builtin     bool
@@ -366,6 +387,10 @@ func workload(ctx context.Context, kube kubernetes.Interface, r *resource, n int
 	defer func() {
 		// Delete the namespace even when the workload failed, and wait for it to be gone so the
 		// next workload starts on a quiet server (bounded: a stuck namespace is reported, not fatal).
+		// After an interrupt or the time limit the cluster is about to be thrown away: skip it.
+		if ctx.Err() != nil {
+			return
+		}
 		dctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if err := kube.CoreV1().Namespaces().Delete(dctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
