@@ -85,7 +85,7 @@ func openAPIDefinitions(defs common.GetOpenAPIDefinitions) common.GetOpenAPIDefi
 		m := defs(ref)
 		str := spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}}}
 		i32 := spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"integer"}, Format: "int32"}}
-		m["k8s.io/api/autoscaling/v1.Scale"] = common.OpenAPIDefinition{Schema: spec.Schema{SchemaProps: spec.SchemaProps{
+		m["k8s.io/api/extensions/v1beta1.Scale"] = common.OpenAPIDefinition{Schema: spec.Schema{SchemaProps: spec.SchemaProps{
 			Description: "Scale represents a scaling request for a resource.",
 			Type:        []string{"object"},
 			Properties: map[string]spec.Schema{
@@ -93,7 +93,10 @@ func openAPIDefinitions(defs common.GetOpenAPIDefinitions) common.GetOpenAPIDefi
 				"kind":       str,
 				"metadata":   {SchemaProps: spec.SchemaProps{Ref: ref("k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta")}},
 				"spec":       {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{"replicas": i32}}},
-				"status":     {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{"replicas": i32, "selector": str}}},
+				"status": {SchemaProps: spec.SchemaProps{Type: []string{"object"}, Properties: map[string]spec.Schema{
+					"replicas": i32, "targetSelector": str,
+					"selector": {SchemaProps: spec.SchemaProps{Type: []string{"object"}, AdditionalProperties: &spec.SchemaOrBool{Allows: true, Schema: &str}}},
+				}}},
 			},
 		}}, Dependencies: []string{"k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta"}}
 		info := map[string]spec.Schema{}

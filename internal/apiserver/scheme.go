@@ -15,7 +15,6 @@ import (
 	securityv1 "github.com/openshift/api/security/v1"
 	templatev1 "github.com/openshift/api/template/v1"
 	userv1 "github.com/openshift/api/user/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -65,10 +64,6 @@ func NewScheme() *runtime.Scheme {
 		if err := s.SetVersionPriority(gv); err != nil {
 			panic(err)
 		}
-	}
-	// deploymentconfigs/scale speaks autoscaling/v1 Scale.
-	if err := autoscalingv1.AddToScheme(s); err != nil {
-		panic(err)
 	}
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	unversioned := schema.GroupVersion{Group: "", Version: "v1"}

@@ -12,7 +12,7 @@ import (
 	userv1 "github.com/openshift/api/user/v1"
 	"github.com/openshift/library-go/pkg/template/generator"
 	"github.com/openshift/library-go/pkg/template/templateprocessing"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,16 +68,26 @@ type scaleREST struct {
 }
 
 var (
-	_ rest.Getter  = (*scaleREST)(nil)
-	_ rest.Updater = (*scaleREST)(nil)
+	_ rest.Getter               = (*scaleREST)(nil)
+	_ rest.Updater              = (*scaleREST)(nil)
+	_ rest.GroupVersionAcceptor = (*scaleREST)(nil)
 )
 
-func (r *scaleREST) New() runtime.Object { return &autoscalingv1.Scale{} }
+func (r *scaleREST) New() runtime.Object { return &extensionsv1beta1.Scale{} }
 func (r *scaleREST) Destroy()            {}
 
-// GroupVersionKind tells discovery the subresource speaks autoscaling/v1 Scale.
+// GroupVersionKind tells discovery the subresource speaks extensions/v1beta1
+// Scale, the kind OpenShift serves and openshift/client-go's GetScale and
+// UpdateScale send (kubectl and oc find it through discovery).
 func (r *scaleREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
-	return autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+	return extensionsv1beta1.SchemeGroupVersion.WithKind("Scale")
+}
+
+// AcceptsGroupVersion lets clients send the Scale as extensions/v1beta1 (as
+// discovery says) or as apps.openshift.io/v1, where openshift/client-go's
+// scheme registers the same type and which its UpdateScale sends.
+func (r *scaleREST) AcceptsGroupVersion(gv schema.GroupVersion) bool {
+	return gv == extensionsv1beta1.SchemeGroupVersion || gv == appsv1.GroupVersion
 }
 
 func (r *scaleREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
@@ -114,12 +124,12 @@ func (u *scaleUpdate) UpdatedObject(ctx context.Context, old runtime.Object) (ru
 	if err != nil {
 		return nil, err
 	}
-	scale, ok := obj.(*autoscalingv1.Scale)
+	scale, ok := obj.(*extensionsv1beta1.Scale)
 	if !ok {
 		return nil, apierrors.NewBadRequest("expected a Scale object")
 	}
 	if scale.Spec.Replicas < 0 {
-		return nil, apierrors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), dc.Name,
+		return nil, apierrors.NewInvalid(extensionsv1beta1.SchemeGroupVersion.WithKind("Scale").GroupKind(), dc.Name,
 			field.ErrorList{field.Invalid(field.NewPath("spec", "replicas"), scale.Spec.Replicas, "must be greater than or equal to 0")})
 	}
 	dc.Spec.Replicas = scale.Spec.Replicas
@@ -127,13 +137,13 @@ func (u *scaleUpdate) UpdatedObject(ctx context.Context, old runtime.Object) (ru
 	return dc, nil
 }
 
-func scaleOf(dc *appsv1.DeploymentConfig) *autoscalingv1.Scale {
-	return &autoscalingv1.Scale{
+func scaleOf(dc *appsv1.DeploymentConfig) *extensionsv1beta1.Scale {
+	return &extensionsv1beta1.Scale{
 		ObjectMeta: metav1.ObjectMeta{Name: dc.Name, Namespace: dc.Namespace, UID: dc.UID,
 			ResourceVersion: dc.ResourceVersion, CreationTimestamp: dc.CreationTimestamp},
-		Spec: autoscalingv1.ScaleSpec{Replicas: dc.Spec.Replicas},
-		Status: autoscalingv1.ScaleStatus{Replicas: dc.Status.Replicas,
-			Selector: metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: dc.Spec.Selector}),
+		Spec: extensionsv1beta1.ScaleSpec{Replicas: dc.Spec.Replicas},
+		Status: extensionsv1beta1.ScaleStatus{Replicas: dc.Status.Replicas, Selector: dc.Spec.Selector,
+			TargetSelector: metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: dc.Spec.Selector}),
 		},
 	}
 }

@@ -82,6 +82,18 @@ spec:
   tls: {termination: edge, insecureEdgeTerminationPolicy: Redirect}
 `
 
+const cliDC = `apiVersion: apps.openshift.io/v1
+kind: DeploymentConfig
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {app: web}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: registry.example.com/web:1}]
+`
+
 func TestCLIProjectsAndGenericVerbs(t *testing.T) {
 	cli := newCLI(t)
 	t.Cleanup(func() {
@@ -109,6 +121,10 @@ func TestCLIProjectsAndGenericVerbs(t *testing.T) {
 	wantContains(t, cli.run("", "explain", "route.spec.tls.termination"), "termination")
 	wantContains(t, cli.run("", "api-resources", "--api-group=image.openshift.io"), "imagestreams", "is ", "imagestreamtags")
 	wantContains(t, cli.run("", "delete", "route", "web"), `route.route.openshift.io "web" deleted`)
+	wantContains(t, cli.run(cliDC, "create", "-f", "-"), "deploymentconfig.apps.openshift.io/web created")
+	wantContains(t, cli.run("", "scale", "dc/web", "--replicas=3"), "scaled")
+	wantContains(t, cli.run("", "get", "dc", "web"), "REVISION", "DESIRED", "TRIGGERED BY", "config")
+	wantContains(t, cli.run("", "get", "dc", "web", "-o", "jsonpath={.spec.replicas}"), "3")
 
 	// Invalid input is refused with the field and what is expected.
 	out, err := cli.try(strings.Replace(cliRoute, "path: /shop", "path: shop", 1), "create", "-f", "-")

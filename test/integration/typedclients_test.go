@@ -45,6 +45,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/gantry-dev/gantry/test/harness"
@@ -95,7 +96,8 @@ type resourceCase[T typedObject, L runtime.Object] struct {
 	// rejected, when set, is a change Update must refuse as Invalid.
 	rejected func(T)
 	// setStatus makes a valid status change; statusSet tells whether an
-	// object shows it. Required when the typed client has UpdateStatus.
+	// object shows it. Set them exactly for the resources with a status
+	// subresource: for the others, UpdateStatus must be 404 NotFound.
 	setStatus func(T)
 	statusSet func(T) bool
 }
@@ -129,43 +131,36 @@ type typedClients struct {
 
 func newTypedClients(t *testing.T) *typedClients {
 	t.Helper()
-	var c typedClients
-	var err error
-	must := func(e error) {
-		if e != nil && err == nil {
-			err = e
-		}
-	}
-	var e error
-	c.route, e = routeclient.NewForConfig(cluster.Config)
-	must(e)
-	c.image, e = imageclient.NewForConfig(cluster.Config)
-	must(e)
-	c.build, e = buildclient.NewForConfig(cluster.Config)
-	must(e)
-	c.apps, e = appsclient.NewForConfig(cluster.Config)
-	must(e)
-	c.template, e = templateclient.NewForConfig(cluster.Config)
-	must(e)
-	c.user, e = userclient.NewForConfig(cluster.Config)
-	must(e)
-	c.oauth, e = oauthclient.NewForConfig(cluster.Config)
-	must(e)
-	c.security, e = securityclient.NewForConfig(cluster.Config)
-	must(e)
-	c.authorization, e = authorizationclient.NewForConfig(cluster.Config)
-	must(e)
-	c.quota, e = quotaclient.NewForConfig(cluster.Config)
-	must(e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The suite makes many requests; client-side throttling (5 QPS by
+	// default) would only slow it down.
+	config := rest.CopyConfig(cluster.Config)
+	config.QPS, config.Burst = 100, 200
 	review, err := cluster.Client.AuthenticationV1().SelfSubjectReviews().Create(t.Context(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("who am I: %v", err)
 	}
-	c.me = review.Status.UserInfo.Username
-	return &c
+	return &typedClients{
+		route:         clientset(t, config, routeclient.NewForConfig),
+		image:         clientset(t, config, imageclient.NewForConfig),
+		build:         clientset(t, config, buildclient.NewForConfig),
+		apps:          clientset(t, config, appsclient.NewForConfig),
+		template:      clientset(t, config, templateclient.NewForConfig),
+		user:          clientset(t, config, userclient.NewForConfig),
+		oauth:         clientset(t, config, oauthclient.NewForConfig),
+		security:      clientset(t, config, securityclient.NewForConfig),
+		authorization: clientset(t, config, authorizationclient.NewForConfig),
+		quota:         clientset(t, config, quotaclient.NewForConfig),
+		me:            review.Status.UserInfo.Username,
+	}
+}
+
+func clientset[C any](t *testing.T, config *rest.Config, newForConfig func(*rest.Config) (C, error)) C {
+	t.Helper()
+	c, err := newForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestTypedClients(t *testing.T) {
@@ -298,8 +293,10 @@ func typedCases(c *typedClients) []typedCase {
 					Spec:       buildv1.BuildConfigSpec{RunPolicy: buildv1.BuildRunPolicySerial, CommonSpec: commonSpec()},
 				}
 			},
-			mutate:    func(bc *buildv1.BuildConfig) { bc.Spec.Source.Git.Ref = "release" },
-			mutated:   func(bc *buildv1.BuildConfig) bool { return bc.Spec.Source.Git != nil && bc.Spec.Source.Git.Ref == "release" },
+			mutate: func(bc *buildv1.BuildConfig) { bc.Spec.Source.Git.Ref = "release" },
+			mutated: func(bc *buildv1.BuildConfig) bool {
+				return bc.Spec.Source.Git != nil && bc.Spec.Source.Git.Ref == "release"
+			},
 			setStatus: func(bc *buildv1.BuildConfig) { bc.Status.LastVersion = 2 },
 			statusSet: func(bc *buildv1.BuildConfig) bool { return bc.Status.LastVersion == 2 },
 		}),
@@ -343,7 +340,7 @@ func typedCases(c *typedClients) []typedCase {
 				return dc.Status.LatestVersion == 1 && dc.Status.Replicas == 1 && dc.Status.AvailableReplicas == 1
 			},
 		}),
-		{name: "deploymentconfigs/scale", run: testDeploymentConfigScale},
+		{name: "deploymentconfigs scale", run: testDeploymentConfigScale},
 
 		crud("templates", resourceCase[*templatev1.Template, *templatev1.TemplateList]{
 			namespaced: true,
@@ -361,7 +358,9 @@ func typedCases(c *typedClients) []typedCase {
 			mutate: func(tm *templatev1.Template) {
 				tm.Parameters = append(tm.Parameters, templatev1.Parameter{Name: "PASSWORD", Generate: "expression", From: "[a-z]{8}"})
 			},
-			mutated: func(tm *templatev1.Template) bool { return len(tm.Parameters) == 2 && tm.Parameters[1].Name == "PASSWORD" },
+			mutated: func(tm *templatev1.Template) bool {
+				return len(tm.Parameters) == 2 && tm.Parameters[1].Name == "PASSWORD"
+			},
 		}),
 		{name: "processedtemplates", run: testProcessedTemplates},
 
@@ -384,7 +383,9 @@ func typedCases(c *typedClients) []typedCase {
 				}
 			},
 			// The spec of a template instance is immutable.
-			mutate: func(ti *templatev1.TemplateInstance) { metav1.SetMetaDataAnnotation(&ti.ObjectMeta, "typed-clients/note", "changed") },
+			mutate: func(ti *templatev1.TemplateInstance) {
+				metav1.SetMetaDataAnnotation(&ti.ObjectMeta, "typed-clients/note", "changed")
+			},
 			mutated: func(ti *templatev1.TemplateInstance) bool {
 				return ti.Annotations["typed-clients/note"] == "changed"
 			},
@@ -644,10 +645,11 @@ func newDC(name string) *appsv1.DeploymentConfig {
 // update, update, merge patch and delete.
 func (rc resourceCase[T, L]) run(t *testing.T, name, ns string) {
 	ctx := t.Context()
+	clientNS := ns
 	if !rc.namespaced {
-		ns = ""
+		clientNS = ""
 	}
-	c := rc.client(ns)
+	c := rc.client(clientNS)
 	sel := "typed-clients=" + name
 
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -704,11 +706,14 @@ func (rc resourceCase[T, L]) run(t *testing.T, name, ns string) {
 	}
 
 	// Status subresource: status changes persist, spec changes are ignored.
-	sc, hasStatus := any(c).(statusClient[T])
+	// (Every generated client has UpdateStatus underneath; the typed
+	// interfaces offer it for the resources with a status subresource.)
+	sc, ok := any(c).(statusClient[T])
+	if !ok {
+		t.Fatalf("%T has no UpdateStatus", c)
+	}
+	hasStatus := rc.setStatus != nil
 	if hasStatus {
-		if rc.setStatus == nil || rc.statusSet == nil {
-			t.Fatal("the typed client has UpdateStatus but the case sets no status")
-		}
 		cur := get(t, c, first.GetName())
 		before := cur.DeepCopyObject().(T)
 		rc.setStatus(cur)
@@ -734,8 +739,8 @@ func (rc resourceCase[T, L]) run(t *testing.T, name, ns string) {
 			}
 		}
 		events.expect(t, watch.Modified, first.GetName())
-	} else if rc.setStatus != nil {
-		t.Error("the case sets a status but the typed client has no UpdateStatus")
+	} else if _, err := sc.UpdateStatus(ctx, get(t, c, first.GetName()), metav1.UpdateOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("update status of a resource without a status subresource: %v, want 404 NotFound", err)
 	}
 
 	// Update: the change shows, status is left alone, generation follows spec.
@@ -1034,7 +1039,8 @@ func testDeploymentConfigScale(t *testing.T, c *typedClients, ns string) {
 	}
 	scale, err := dcs.GetScale(ctx, "scaled", metav1.GetOptions{})
 	if err != nil {
-		t.Errorf("get scale: %v", err)
+		raw, rawErr := c.apps.AppsV1().RESTClient().Get().Namespace(ns).Resource("deploymentconfigs").Name("scaled").SubResource("scale").DoRaw(ctx)
+		t.Errorf("get scale: %v (the server answered %s %v)", err, raw, rawErr)
 		scale = &extensionsv1beta1.Scale{ObjectMeta: metav1.ObjectMeta{Name: "scaled", Namespace: ns, ResourceVersion: dc.ResourceVersion}}
 	} else {
 		if scale.Name != "scaled" || scale.Spec.Replicas != 1 {
