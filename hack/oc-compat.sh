@@ -94,7 +94,7 @@ check "oc scale dc/web --replicas=2" "$OC" scale dc/web --replicas=2
 check "oc label route web a=b" "$OC" label route web a=b
 check "oc annotate route web a=b" "$OC" annotate route web a=b
 check "oc edit (EDITOR=true) route web" env EDITOR=true "$OC" edit route web
-check "oc apply -f (server-side)" "$OC" apply --server-side -f "$WORK/objects.yaml"
+check "oc apply --server-side --force-conflicts -f (objects changed by scale/label/edit)" "$OC" apply --server-side --force-conflicts -f "$WORK/objects.yaml"
 check "oc explain route.spec" "$OC" explain route.spec
 check "oc delete route web" "$OC" delete route web
 check "oc whoami" "$OC" whoami
