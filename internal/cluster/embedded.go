@@ -72,7 +72,19 @@ func RunAPIServer(ctx context.Context, args []string) error {
 }
 
 // RunControllerManager runs kube-controller-manager with args until ctx is done.
-func RunControllerManager(ctx context.Context, args []string) error {
+func RunControllerManager(ctx context.Context, args []string) (err error) {
+	// Stopped while it starts its controllers, upstream dereferences the nil
+	// handle an already stopped informer returns (the service account
+	// controller): a panic that would skip Gantry's cleanup. A stop is a stop.
+	defer func() {
+		if r := recover(); r != nil {
+			if ctx.Err() != nil {
+				err = nil
+				return
+			}
+			err = fmt.Errorf("kube-controller-manager panicked: %v", r)
+		}
+	}()
 	s, err := controllerManagerOptions()
 	if err != nil {
 		return err

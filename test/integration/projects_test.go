@@ -12,7 +12,6 @@ import (
 	routev1 "github.com/openshift/api/route/v1"
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
 	routeclient "github.com/openshift/client-go/route/clientset/versioned"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -236,4 +235,45 @@ func projectNames(l *projectv1.ProjectList) []string {
 	return names
 }
 
-var _ = rbacv1.GroupName
+
+func TestOtherProjectsObjectsDoNotLeak(t *testing.T) {
+	requestProject(t, "jane", "jane-shop")
+	requestProject(t, "kurt", "kurt-shop")
+	admin, err := routeclient.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &routev1.Route{ObjectMeta: metav1.ObjectMeta{Name: "internal"}, Spec: routev1.RouteSpec{Host: "internal.kurt.example.com", To: routev1.RouteTargetReference{Kind: "Service", Name: "x"}}}
+	if _, err := admin.RouteV1().Routes("kurt-shop").Create(t.Context(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	jane, err := routeclient.NewForConfig(as("jane"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jane.RouteV1().Routes("kurt-shop").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("jane lists kurt's routes: %v, want Forbidden", err)
+	}
+	if _, err := jane.RouteV1().Routes("").List(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("jane lists routes of all projects: %v, want Forbidden", err)
+	}
+	if _, err := jane.RouteV1().Routes("kurt-shop").Watch(t.Context(), metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("jane watches kurt's routes: %v, want Forbidden", err)
+	}
+	if _, err := jane.RouteV1().Routes("kurt-shop").Get(t.Context(), "internal", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("jane gets kurt's route: %v, want Forbidden", err)
+	}
+	err = harness.Eventually(t.Context(), 30*time.Second, func(ctx context.Context) error {
+		list, err := jane.RouteV1().Routes("jane-shop").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) != 0 {
+			return fmt.Errorf("jane's project lists %d routes, want none", len(list.Items))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
