@@ -235,7 +235,6 @@ func projectNames(l *projectv1.ProjectList) []string {
 	return names
 }
 
-
 func TestOtherProjectsObjectsDoNotLeak(t *testing.T) {
 	requestProject(t, "jane", "jane-shop")
 	requestProject(t, "kurt", "kurt-shop")
