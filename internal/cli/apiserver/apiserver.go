@@ -81,10 +81,10 @@ token and subject access reviews, and (with --register) APIServices.`,
 func (o *Options) complete() error {
 	c := &o.Config
 	var missing []string
-	for flag, v := range map[string]string{"--kubeconfig": c.Kubeconfig, "--bind-address": o.bindAddress,
-		"--tls-cert-file": c.CertFile, "--tls-private-key-file": c.KeyFile} {
-		if v == "" {
-			missing = append(missing, flag)
+	for _, f := range []struct{ flag, value string }{{"--kubeconfig", c.Kubeconfig}, {"--bind-address", o.bindAddress},
+		{"--tls-cert-file", c.CertFile}, {"--tls-private-key-file", c.KeyFile}} {
+		if f.value == "" {
+			missing = append(missing, f.flag)
 		}
 	}
 	if len(c.EtcdServers) == 0 {
