@@ -2,8 +2,7 @@ package apps
 
 import (
 	"context"
-	"sort"
-	"strings"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 
 	appsv1 "github.com/openshift/api/apps/v1"
@@ -11,25 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-func errorKeys(errs field.ErrorList) []string {
-	keys := make([]string, 0, len(errs))
-	for _, e := range errs {
-		keys = append(keys, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	sort.Strings(want)
-	if got := errorKeys(errs); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
-}
 
 func validDC() *appsv1.DeploymentConfig {
 	return &appsv1.DeploymentConfig{
@@ -90,8 +71,8 @@ func TestValid(t *testing.T) {
 			dc := validDC()
 			mutate(dc)
 			defaulted(dc)
-			assertErrors(t, d.Validate(context.Background(), dc), nil)
-			assertErrors(t, d.ValidateUpdate(context.Background(), dc, validDC()), nil)
+			resourcetest.AssertErrors(t, d.Validate(context.Background(), dc), nil)
+			resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), dc, validDC()), nil)
 		})
 	}
 }
@@ -120,7 +101,7 @@ func TestInvalidReportsAll(t *testing.T) {
 		{Type: appsv1.DeploymentTriggerOnImageChange},
 		{Type: "Cron"},
 	}
-	assertErrors(t, d.Validate(context.Background(), dc), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), dc), []string{
 		"FieldValueInvalid spec.replicas",
 		"FieldValueInvalid spec.revisionHistoryLimit",
 		"FieldValueInvalid spec.template.metadata.labels",
@@ -142,7 +123,7 @@ func TestInvalidReportsAll(t *testing.T) {
 		Strategy: appsv1.DeploymentStrategy{Type: "BlueGreen"},
 		Triggers: []appsv1.DeploymentTriggerPolicy{},
 	}}
-	assertErrors(t, d.Validate(context.Background(), noTemplate), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), noTemplate), []string{
 		"FieldValueRequired spec.template",
 		"FieldValueRequired spec.selector",
 		"FieldValueNotSupported spec.strategy.type",
@@ -154,7 +135,7 @@ func TestInvalidReportsAll(t *testing.T) {
 	badSurge.Spec.Strategy.RollingParams.Pre = hook
 	badSurge.Spec.Strategy.ActiveDeadlineSeconds = new(int64)
 	*badSurge.Spec.Strategy.ActiveDeadlineSeconds = 60
-	assertErrors(t, d.Validate(context.Background(), badSurge), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), badSurge), []string{
 		"FieldValueInvalid spec.strategy.rollingParams.maxSurge",
 		"FieldValueRequired spec.strategy.rollingParams.pre.failurePolicy",
 		"FieldValueInvalid spec.strategy.rollingParams.pre.tagImages[0].containerName",
@@ -252,7 +233,7 @@ func TestGenerationAndStatus(t *testing.T) {
 	back := old.DeepCopy()
 	back.Status.LatestVersion = 1
 	back.Status.Replicas = -1
-	assertErrors(t, d.ValidateStatusUpdate(context.Background(), back, old), []string{
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), back, old), []string{
 		"FieldValueInvalid status.latestVersion", "FieldValueInvalid status.replicas",
 	})
 }

@@ -2,28 +2,13 @@ package authorization
 
 import (
 	"context"
-	"sort"
-	"strings"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 
 	authorizationv1 "github.com/openshift/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := make([]string, 0, len(errs))
-	for _, e := range errs {
-		got = append(got, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
-}
 
 func rbr(spec authorizationv1.RoleBindingRestrictionSpec) *authorizationv1.RoleBindingRestriction {
 	return &authorizationv1.RoleBindingRestriction{ObjectMeta: metav1.ObjectMeta{Name: "match", Namespace: "app"}, Spec: spec}
@@ -64,7 +49,7 @@ func TestValidate(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			assertErrors(t, d.Validate(context.Background(), rbr(tc.spec)), tc.want)
+			resourcetest.AssertErrors(t, d.Validate(context.Background(), rbr(tc.spec)), tc.want)
 		})
 	}
 }

@@ -2,8 +2,7 @@ package build
 
 import (
 	"context"
-	"sort"
-	"strings"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 	"time"
 
@@ -26,25 +25,6 @@ func definition(t *testing.T, name string) resource.Definition {
 	}
 	t.Fatalf("no resource %q in group", name)
 	return resource.Definition{}
-}
-
-// errorKeys renders errors as "<type> <path>", sorted.
-func errorKeys(errs field.ErrorList) []string {
-	keys := make([]string, 0, len(errs))
-	for _, e := range errs {
-		keys = append(keys, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	sort.Strings(want)
-	got := errorKeys(errs)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
 }
 
 func int32p(v int32) *int32 { return &v }
@@ -120,8 +100,8 @@ func TestBuildConfigValid(t *testing.T) {
 			mutate(bc)
 			d.Default(bc)
 			d.PrepareForCreate(context.Background(), bc)
-			assertErrors(t, d.Validate(context.Background(), bc), nil)
-			assertErrors(t, d.ValidateUpdate(context.Background(), bc, validBuildConfig()), nil)
+			resourcetest.AssertErrors(t, d.Validate(context.Background(), bc), nil)
+			resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), bc, validBuildConfig()), nil)
 		})
 	}
 }
@@ -150,7 +130,7 @@ func TestBuildConfigInvalidReportsAll(t *testing.T) {
 		{Type: "Cron"},
 	}
 	errs := d.Validate(context.Background(), bc)
-	assertErrors(t, errs, []string{
+	resourcetest.AssertErrors(t, errs, []string{
 		"FieldValueNotSupported spec.runPolicy",
 		"FieldValueInvalid spec.completionDeadlineSeconds",
 		"FieldValueInvalid spec.failedBuildsHistoryLimit",
@@ -210,7 +190,7 @@ func TestBuildConfigStrategyConsistency(t *testing.T) {
 			bc.Spec.Triggers = nil
 			bc.Spec.Strategy = tc.strategy
 			defaultBuildConfig(bc)
-			assertErrors(t, validateBuildConfig(bc), tc.want)
+			resourcetest.AssertErrors(t, validateBuildConfig(bc), tc.want)
 		})
 	}
 }
@@ -303,7 +283,7 @@ func TestBuildConfigGenerationAndStatus(t *testing.T) {
 	}
 	back := old.DeepCopy()
 	back.Status.LastVersion = 2
-	assertErrors(t, d.ValidateStatusUpdate(context.Background(), back, old), []string{"FieldValueInvalid status.lastVersion"})
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), back, old), []string{"FieldValueInvalid status.lastVersion"})
 }
 
 func validBuild() *buildv1.Build {
@@ -320,7 +300,7 @@ func TestBuildValidate(t *testing.T) {
 	b := validBuild()
 	d.Default(b)
 	d.PrepareForCreate(context.Background(), b)
-	assertErrors(t, d.Validate(context.Background(), b), nil)
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), b), nil)
 	if b.Status.Phase != buildv1.BuildPhaseNew || b.Generation != 1 {
 		t.Errorf("phase = %q generation = %d, want New and 1", b.Status.Phase, b.Generation)
 	}
@@ -330,7 +310,7 @@ func TestBuildValidate(t *testing.T) {
 	bad.Spec.Source = buildv1.BuildSource{Type: buildv1.BuildSourceGit}
 	bad.Spec.Output.To = &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "no-tag"}
 	bad.Spec.CompletionDeadlineSeconds = int64p(-5)
-	assertErrors(t, d.Validate(context.Background(), bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), bad), []string{
 		"FieldValueInvalid spec.strategy.dockerStrategy.dockerfilePath",
 		"FieldValueRequired spec.source.git",
 		"FieldValueRequired spec.source",
@@ -347,13 +327,13 @@ func TestBuildUpdateSpecImmutable(t *testing.T) {
 	ok := old.DeepCopy()
 	ok.Labels = map[string]string{"a": "b"}
 	ok.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: "rotated"}
-	assertErrors(t, d.ValidateUpdate(context.Background(), ok, old), nil)
+	resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), ok, old), nil)
 
 	changed := old.DeepCopy()
 	changed.Spec.Source.Git.Ref = "dev"
 	changed.Spec.Strategy.SourceStrategy.Env = nil
 	changed.Spec.ServiceAccount = "builder2"
-	assertErrors(t, d.ValidateUpdate(context.Background(), changed, old), []string{
+	resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), changed, old), []string{
 		"FieldValueForbidden spec.source",
 		"FieldValueForbidden spec.strategy",
 		"FieldValueForbidden spec.serviceAccount",
@@ -367,15 +347,15 @@ func TestBuildStatusUpdate(t *testing.T) {
 	old.Status.Phase = buildv1.BuildPhaseRunning
 	next := old.DeepCopy()
 	next.Status.Phase = buildv1.BuildPhaseComplete
-	assertErrors(t, d.ValidateStatusUpdate(context.Background(), next, old), nil)
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), next, old), nil)
 
 	done := next.DeepCopy()
 	again := done.DeepCopy()
 	again.Status.Phase = buildv1.BuildPhaseRunning
-	assertErrors(t, d.ValidateStatusUpdate(context.Background(), again, done), []string{"FieldValueInvalid status.phase"})
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), again, done), []string{"FieldValueInvalid status.phase"})
 	unknown := old.DeepCopy()
 	unknown.Status.Phase = "Sleeping"
-	assertErrors(t, d.ValidateStatusUpdate(context.Background(), unknown, old), []string{"FieldValueNotSupported status.phase"})
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), unknown, old), []string{"FieldValueNotSupported status.phase"})
 }
 
 func TestBuildConfigTable(t *testing.T) {

@@ -4,43 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"strings"
 	"testing"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 var digest = "sha256:" + strings.Repeat("ab", 32)
-
-// fieldSet lists "type field" for each error, for order-free comparison.
-func fieldSet(errs field.ErrorList) map[string]bool {
-	out := map[string]bool{}
-	for _, e := range errs {
-		out[string(e.Type)+" "+e.Field] = true
-	}
-	return out
-}
-
-func expectErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := fieldSet(errs)
-	if len(got) != len(want) {
-		t.Errorf("got %d distinct errors, want %d: %v", len(got), len(want), errs)
-	}
-	for _, w := range want {
-		if !got[w] {
-			t.Errorf("missing error %q in %v", w, errs)
-		}
-	}
-	for _, e := range errs {
-		if e.Type != field.ErrorTypeDuplicate && e.Detail == "" && e.Type != field.ErrorTypeNotSupported {
-			t.Errorf("error %v has no message saying what is expected", e)
-		}
-	}
-}
 
 func TestGroup(t *testing.T) {
 	t.Parallel()
@@ -163,7 +136,7 @@ func TestValidateImage(t *testing.T) {
 			t.Parallel()
 			img := validImage()
 			tt.mutate(img)
-			expectErrors(t, d.Validate(context.Background(), img), tt.want)
+			resourcetest.AssertErrors(t, d.Validate(context.Background(), img), tt.want)
 		})
 	}
 }

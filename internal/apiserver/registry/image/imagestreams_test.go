@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"strings"
 	"testing"
 	"time"
@@ -113,8 +114,8 @@ func TestValidateStream(t *testing.T) {
 			t.Parallel()
 			s := validStream()
 			tt.mutate(s)
-			expectErrors(t, d.Validate(context.Background(), s), tt.want)
-			expectErrors(t, d.ValidateUpdate(context.Background(), s, validStream()), tt.want)
+			resourcetest.AssertErrors(t, d.Validate(context.Background(), s), tt.want)
+			resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), s, validStream()), tt.want)
 		})
 	}
 }
@@ -126,12 +127,12 @@ func TestValidateStreamStatus(t *testing.T) {
 		{Tag: "latest", Items: []imagev1.TagEvent{{DockerImageReference: "registry.example.com/demo/ruby@" + digest, Image: digest}}},
 	}
 	d := imageStreams()
-	expectErrors(t, d.ValidateStatusUpdate(context.Background(), s, validStream()), nil)
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), s, validStream()), nil)
 	s.Status.Tags = append(s.Status.Tags,
 		imagev1.NamedTagEventList{Tag: "latest", Items: []imagev1.TagEvent{{}, {DockerImageReference: "::"}}},
 		imagev1.NamedTagEventList{Tag: ""},
 	)
-	expectErrors(t, d.ValidateStatusUpdate(context.Background(), s, validStream()), []string{
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), s, validStream()), []string{
 		"FieldValueDuplicate status.tags[1].tag",
 		"FieldValueRequired status.tags[1].items[0].dockerImageReference",
 		"FieldValueInvalid status.tags[1].items[1].dockerImageReference",

@@ -2,7 +2,7 @@ package oauth
 
 import (
 	"context"
-	"sort"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"strings"
 	"testing"
 	"time"
@@ -10,25 +10,11 @@ import (
 	oauthv1 "github.com/openshift/api/oauth/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
 )
 
 var ctx = context.Background()
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := make([]string, 0, len(errs))
-	for _, e := range errs {
-		got = append(got, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
-}
 
 func definition(t *testing.T, name string) resource.Definition {
 	t.Helper()
@@ -93,7 +79,7 @@ func TestClient(t *testing.T) {
 		},
 		AccessTokenMaxAgeSeconds: int32p(86400),
 	}
-	assertErrors(t, d.Validate(ctx, c), nil)
+	resourcetest.AssertErrors(t, d.Validate(ctx, c), nil)
 	assertRow(t, d, c, "console", "<set>", false, "24h0m0s", "https://console.example.com/auth/callback,http://localhost:8080/")
 
 	bad := &oauthv1.OAuthClient{
@@ -105,7 +91,7 @@ func TestClient(t *testing.T) {
 		AccessTokenMaxAgeSeconds:            int32p(-1),
 		AccessTokenInactivityTimeoutSeconds: int32p(60),
 	}
-	assertErrors(t, d.Validate(ctx, bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(ctx, bad), []string{
 		"FieldValueInvalid redirectURIs[0]",
 		"FieldValueInvalid redirectURIs[1]",
 		"FieldValueInvalid redirectURIs[2]",
@@ -122,7 +108,7 @@ func TestClient(t *testing.T) {
 	noGrant := c.DeepCopy()
 	noGrant.GrantMethod = ""
 	noGrant.AccessTokenMaxAgeSeconds = nil
-	assertErrors(t, d.Validate(ctx, noGrant), []string{"FieldValueRequired grantMethod"})
+	resourcetest.AssertErrors(t, d.Validate(ctx, noGrant), []string{"FieldValueRequired grantMethod"})
 	assertRow(t, d, noGrant, "console", "<set>", false, "default", "https://console.example.com/auth/callback,http://localhost:8080/")
 }
 
@@ -142,7 +128,7 @@ func TestAccessToken(t *testing.T) {
 	t.Parallel()
 	d := definition(t, "oauthaccesstokens")
 	tok := validAccessToken()
-	assertErrors(t, d.Validate(ctx, tok), nil)
+	resourcetest.AssertErrors(t, d.Validate(ctx, tok), nil)
 	assertRow(t, d, tok, tokenName, "alice", "openshift-browser-client", "60m", "in 23h", "https://oauth.example.com/oauth/token/display", "user:full")
 
 	sa := validAccessToken()
@@ -150,7 +136,7 @@ func TestAccessToken(t *testing.T) {
 	sa.UserName = "kube:admin"
 	sa.RedirectURI = ""
 	sa.Scopes = []string{"user:info", "role:view:app"}
-	assertErrors(t, d.Validate(ctx, sa), nil)
+	resourcetest.AssertErrors(t, d.Validate(ctx, sa), nil)
 
 	bad := &oauthv1.OAuthAccessToken{
 		ObjectMeta:               metav1.ObjectMeta{Name: tokenName},
@@ -161,7 +147,7 @@ func TestAccessToken(t *testing.T) {
 		UserName:                 "a:b",
 		InactivityTimeoutSeconds: -5,
 	}
-	assertErrors(t, d.Validate(ctx, bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(ctx, bad), []string{
 		"FieldValueInvalid clientName",
 		"FieldValueInvalid userName",
 		"FieldValueRequired userUID",
@@ -176,12 +162,12 @@ func TestAccessToken(t *testing.T) {
 	grown := old.DeepCopy()
 	grown.InactivityTimeoutSeconds = 900
 	grown.Labels = map[string]string{"x": "y"}
-	assertErrors(t, d.ValidateUpdate(ctx, grown, old), nil)
+	resourcetest.AssertErrors(t, d.ValidateUpdate(ctx, grown, old), nil)
 	changed := old.DeepCopy()
 	changed.InactivityTimeoutSeconds = 300
 	changed.Scopes = []string{"user:info"}
 	changed.UserUID = "u-2"
-	assertErrors(t, d.ValidateUpdate(ctx, changed, old), []string{
+	resourcetest.AssertErrors(t, d.ValidateUpdate(ctx, changed, old), []string{
 		"FieldValueInvalid inactivityTimeoutSeconds", "FieldValueForbidden scopes", "FieldValueForbidden userUID",
 	})
 	if f := d.Fields(tok); f["userName"] != "alice" || f["clientName"] != "openshift-browser-client" {
@@ -223,7 +209,7 @@ func TestAuthorizeToken(t *testing.T) {
 		CodeChallenge:       strings.Repeat("x", 43),
 		CodeChallengeMethod: "S256",
 	}
-	assertErrors(t, d.Validate(ctx, tok), nil)
+	resourcetest.AssertErrors(t, d.Validate(ctx, tok), nil)
 	assertRow(t, d, tok, tokenName, "alice", "console", "<unknown>", "in 5m", "https://console.example.com/auth/callback", "user:full")
 
 	bad := tok.DeepCopy()
@@ -232,7 +218,7 @@ func TestAuthorizeToken(t *testing.T) {
 	bad.CodeChallenge = "short"
 	bad.CodeChallengeMethod = "MD5"
 	bad.Scopes = []string{"nonsense"}
-	assertErrors(t, d.Validate(ctx, bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(ctx, bad), []string{
 		"FieldValueInvalid redirectURI",
 		"FieldValueInvalid expiresIn",
 		"FieldValueInvalid codeChallenge",
@@ -242,7 +228,7 @@ func TestAuthorizeToken(t *testing.T) {
 
 	changed := tok.DeepCopy()
 	changed.State = "other"
-	assertErrors(t, d.ValidateUpdate(ctx, changed, tok), []string{"FieldValueForbidden state"})
+	resourcetest.AssertErrors(t, d.ValidateUpdate(ctx, changed, tok), []string{"FieldValueForbidden state"})
 }
 
 func TestClientAuthorization(t *testing.T) {
@@ -255,19 +241,19 @@ func TestClientAuthorization(t *testing.T) {
 		UserUID:    "u-1",
 		Scopes:     []string{"user:info", "user:check-access"},
 	}
-	assertErrors(t, d.Validate(ctx, a), nil)
+	resourcetest.AssertErrors(t, d.Validate(ctx, a), nil)
 	assertRow(t, d, a, "alice:console", "alice", "console", "user:info,user:check-access")
 
 	bad := a.DeepCopy()
 	bad.Name = "bob:console"
 	bad.UserUID = ""
 	bad.Scopes = nil
-	assertErrors(t, d.Validate(ctx, bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(ctx, bad), []string{
 		"FieldValueInvalid metadata.name", "FieldValueRequired userUID", "FieldValueRequired scopes",
 	})
 	moved := a.DeepCopy()
 	moved.ClientName = "other"
-	assertErrors(t, d.ValidateUpdate(ctx, moved, a), []string{"FieldValueInvalid metadata.name", "FieldValueForbidden clientName"})
+	resourcetest.AssertErrors(t, d.ValidateUpdate(ctx, moved, a), []string{"FieldValueInvalid metadata.name", "FieldValueForbidden clientName"})
 
 	for name, valid := range map[string]bool{"alice:console": true, "alice:": false, ":console": false, "alice": false} {
 		if msgs := ValidateClientAuthorizationName(name, false); (len(msgs) == 0) != valid {

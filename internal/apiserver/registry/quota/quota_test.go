@@ -2,8 +2,7 @@ package quota
 
 import (
 	"context"
-	"sort"
-	"strings"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 
 	quotav1 "github.com/openshift/api/quota/v1"
@@ -11,21 +10,7 @@ import (
 	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := make([]string, 0, len(errs))
-	for _, e := range errs {
-		got = append(got, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
-}
 
 func validCRQ() *quotav1.ClusterResourceQuota {
 	return &quotav1.ClusterResourceQuota{
@@ -47,17 +32,17 @@ func TestValidate(t *testing.T) {
 	t.Parallel()
 	d := clusterResourceQuotaDefinition()
 	ok := validCRQ()
-	assertErrors(t, d.Validate(context.Background(), ok), nil)
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), ok), nil)
 	byLabel := validCRQ()
 	byLabel.Spec.Selector = quotav1.ClusterResourceQuotaSelector{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}
-	assertErrors(t, d.Validate(context.Background(), byLabel), nil)
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), byLabel), nil)
 
 	bad := validCRQ()
 	bad.Spec.Selector = quotav1.ClusterResourceQuotaSelector{LabelSelector: &metav1.LabelSelector{}}
 	bad.Spec.Quota.Hard["pods"] = apiresource.MustParse("-1")
 	bad.Spec.Quota.Hard["bad name!"] = apiresource.MustParse("1")
 	bad.Spec.Quota.Scopes = []corev1.ResourceQuotaScope{"Weekends"}
-	assertErrors(t, d.Validate(context.Background(), bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), bad), []string{
 		"FieldValueRequired spec.selector",
 		"FieldValueInvalid spec.selector.labels",
 		"FieldValueInvalid spec.quota.hard[pods]",
@@ -68,7 +53,7 @@ func TestValidate(t *testing.T) {
 	st := validCRQ()
 	st.Status.Total.Used = corev1.ResourceList{"pods": apiresource.MustParse("-2")}
 	st.Status.Namespaces = quotav1.ResourceQuotasStatusByNamespace{{Status: corev1.ResourceQuotaStatus{}}}
-	assertErrors(t, d.ValidateStatusUpdate(context.Background(), st, validCRQ()), []string{
+	resourcetest.AssertErrors(t, d.ValidateStatusUpdate(context.Background(), st, validCRQ()), []string{
 		"FieldValueInvalid status.total.used[pods]",
 		"FieldValueRequired status.namespaces[0].namespace",
 	})

@@ -2,31 +2,16 @@ package security
 
 import (
 	"context"
-	"sort"
-	"strings"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 
 	securityv1 "github.com/openshift/api/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 var ctx = context.Background()
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := make([]string, 0, len(errs))
-	for _, e := range errs {
-		got = append(got, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
-}
 
 func int32p(v int32) *int32 { return &v }
 func int64p(v int64) *int64 { return &v }
@@ -57,7 +42,7 @@ func TestSCCValid(t *testing.T) {
 	anyuid.FSGroup.Ranges = []securityv1.IDRange{{Min: 1000, Max: 2000}}
 	for _, scc := range []*securityv1.SecurityContextConstraints{restricted(), anyuid} {
 		d.Default(scc)
-		assertErrors(t, d.Validate(ctx, scc), nil)
+		resourcetest.AssertErrors(t, d.Validate(ctx, scc), nil)
 	}
 	if anyuid.FSGroup.Type != securityv1.FSGroupStrategyRunAsAny || anyuid.SupplementalGroups.Type != securityv1.SupplementalGroupsStrategyRunAsAny {
 		t.Errorf("group strategies not defaulted: %+v %+v", anyuid.FSGroup, anyuid.SupplementalGroups)
@@ -81,7 +66,7 @@ func TestSCCInvalidReportsAll(t *testing.T) {
 	scc.AllowedCapabilities = []corev1.Capability{"KILL"}
 	scc.Volumes = []securityv1.FSType{"none", "secret"}
 	scc.AllowedUnsafeSysctls = []string{"Kernel.BAD"}
-	assertErrors(t, d.Validate(ctx, scc), []string{
+	resourcetest.AssertErrors(t, d.Validate(ctx, scc), []string{
 		"FieldValueInvalid priority",
 		"FieldValueNotSupported runAsUser.type",
 		"FieldValueInvalid runAsUser.uidRangeMin",
@@ -97,7 +82,7 @@ func TestSCCInvalidReportsAll(t *testing.T) {
 
 	mustRunAs := restricted()
 	mustRunAs.RunAsUser = securityv1.RunAsUserStrategyOptions{Type: securityv1.RunAsUserStrategyMustRunAs, UID: int64p(-5)}
-	assertErrors(t, d.Validate(ctx, mustRunAs), []string{"FieldValueInvalid runAsUser.uid"})
+	resourcetest.AssertErrors(t, d.Validate(ctx, mustRunAs), []string{"FieldValueInvalid runAsUser.uid"})
 }
 
 func TestSCCTable(t *testing.T) {
@@ -137,11 +122,11 @@ func TestRangeAllocation(t *testing.T) {
 	t.Parallel()
 	d := rangeAllocationDefinition()
 	r := &securityv1.RangeAllocation{ObjectMeta: metav1.ObjectMeta{Name: "scc-uid"}, Range: "1000000000-1999999999/10000", Data: []byte{1, 2}}
-	assertErrors(t, d.Validate(ctx, r), nil)
-	assertErrors(t, d.Validate(ctx, &securityv1.RangeAllocation{}), []string{"FieldValueRequired range"})
+	resourcetest.AssertErrors(t, d.Validate(ctx, r), nil)
+	resourcetest.AssertErrors(t, d.Validate(ctx, &securityv1.RangeAllocation{}), []string{"FieldValueRequired range"})
 	moved := r.DeepCopy()
 	moved.Range = "0-10/1"
-	assertErrors(t, d.ValidateUpdate(ctx, moved, r), []string{"FieldValueForbidden range"})
+	resourcetest.AssertErrors(t, d.ValidateUpdate(ctx, moved, r), []string{"FieldValueForbidden range"})
 	assertRow(t, d.Row, len(d.Columns), r, "scc-uid", "1000000000-1999999999/10000", "2 bytes", "<unknown>")
 }
 

@@ -2,6 +2,7 @@ package template
 
 import (
 	"context"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"strings"
 	"testing"
 	"time"
@@ -10,35 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-// fieldSet lists "type field" for each error, for order-free comparison.
-func fieldSet(errs field.ErrorList) map[string]bool {
-	out := map[string]bool{}
-	for _, e := range errs {
-		out[string(e.Type)+" "+e.Field] = true
-	}
-	return out
-}
-
-func expectErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := fieldSet(errs)
-	if len(got) != len(want) {
-		t.Errorf("got %d distinct errors, want %d: %v", len(got), len(want), errs)
-	}
-	for _, w := range want {
-		if !got[w] {
-			t.Errorf("missing error %q in %v", w, errs)
-		}
-	}
-	for _, e := range errs {
-		if e.Detail == "" && e.Type != field.ErrorTypeDuplicate && e.Type != field.ErrorTypeNotSupported {
-			t.Errorf("error %v has no message saying what is expected", e)
-		}
-	}
-}
 
 func raw(s string) runtime.RawExtension { return runtime.RawExtension{Raw: []byte(s)} }
 
@@ -136,8 +109,8 @@ func TestValidateTemplate(t *testing.T) {
 			t.Parallel()
 			tp := validTemplate()
 			tt.mutate(tp)
-			expectErrors(t, d.Validate(context.Background(), tp), tt.want)
-			expectErrors(t, d.ValidateUpdate(context.Background(), tp, validTemplate()), tt.want)
+			resourcetest.AssertErrors(t, d.Validate(context.Background(), tp), tt.want)
+			resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), tp, validTemplate()), tt.want)
 		})
 	}
 }
@@ -217,7 +190,7 @@ func validBrokerTemplateInstance() *templatev1.BrokerTemplateInstance {
 func TestValidateBrokerTemplateInstance(t *testing.T) {
 	t.Parallel()
 	d := brokerTemplateInstances()
-	expectErrors(t, d.Validate(context.Background(), validBrokerTemplateInstance()), nil)
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), validBrokerTemplateInstance()), nil)
 
 	b := validBrokerTemplateInstance()
 	b.Spec.TemplateInstance = corev1.ObjectReference{Kind: "Template", Name: "Bad_Name"}
@@ -232,8 +205,8 @@ func TestValidateBrokerTemplateInstance(t *testing.T) {
 		"FieldValueInvalid spec.secret.namespace",
 		"FieldValueInvalid spec.bindingIDs[1]",
 	}
-	expectErrors(t, d.Validate(context.Background(), b), want)
-	expectErrors(t, d.ValidateUpdate(context.Background(), b, validBrokerTemplateInstance()), want)
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), b), want)
+	resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), b, validBrokerTemplateInstance()), want)
 
 	cells, err := d.Row(validBrokerTemplateInstance())
 	if err != nil {

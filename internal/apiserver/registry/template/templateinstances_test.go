@@ -2,6 +2,7 @@ package template
 
 import (
 	"context"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 	"time"
 
@@ -98,7 +99,7 @@ func TestValidateTemplateInstance(t *testing.T) {
 			t.Parallel()
 			ti := validInstance()
 			tt.mutate(ti)
-			expectErrors(t, d.Validate(tt.ctx, ti), tt.want)
+			resourcetest.AssertErrors(t, d.Validate(tt.ctx, ti), tt.want)
 		})
 	}
 }
@@ -112,7 +113,7 @@ func TestValidateTemplateInstanceUpdate(t *testing.T) {
 	relabeled.Labels = map[string]string{"team": "web"}
 	// The same objects, re-serialized with other spacing and key order.
 	relabeled.Spec.Template.Objects[0] = raw(`{ "kind": "Service", "metadata": {"name": "${NAME}"}, "apiVersion": "v1" }`)
-	expectErrors(t, d.ValidateUpdate(asUser("bob"), relabeled, old), nil)
+	resourcetest.AssertErrors(t, d.ValidateUpdate(asUser("bob"), relabeled, old), nil)
 
 	for name, mutate := range map[string]func(*templatev1.TemplateInstance){
 		"object": func(ti *templatev1.TemplateInstance) {

@@ -2,8 +2,7 @@ package user
 
 import (
 	"context"
-	"sort"
-	"strings"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 
 	userv1 "github.com/openshift/api/user/v1"
@@ -12,19 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-func assertErrors(t *testing.T, errs field.ErrorList, want []string) {
-	t.Helper()
-	got := make([]string, 0, len(errs))
-	for _, e := range errs {
-		got = append(got, string(e.Type)+" "+e.Field)
-	}
-	sort.Strings(got)
-	sort.Strings(want)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
-	}
-}
 
 func TestNameValidation(t *testing.T) {
 	t.Parallel()
@@ -107,12 +93,12 @@ func TestUser(t *testing.T) {
 	if u.Groups != nil {
 		t.Errorf("deprecated groups kept: %v", u.Groups)
 	}
-	assertErrors(t, d.validate(context.Background(), u), nil)
+	resourcetest.AssertErrors(t, d.validate(context.Background(), u), nil)
 	assertRow(t, d, u, "alice", "u-1", "Alice Liddell", "github:alice, ldap:alice")
 
 	bad := u.DeepCopy()
 	bad.Identities = []string{"github", "github:alice", ":x"}
-	assertErrors(t, d.validate(context.Background(), bad), []string{
+	resourcetest.AssertErrors(t, d.validate(context.Background(), bad), []string{
 		"FieldValueInvalid identities[0]", "FieldValueInvalid identities[2]",
 	})
 }
@@ -126,12 +112,12 @@ func TestIdentity(t *testing.T) {
 		ProviderUserName: "alice",
 		User:             corev1.ObjectReference{Name: "alice", UID: "u-1"},
 	}
-	assertErrors(t, d.validate(context.Background(), id), nil)
+	resourcetest.AssertErrors(t, d.validate(context.Background(), id), nil)
 	assertRow(t, d, id, "github:alice", "github", "alice", "alice", "u-1")
 
 	unmapped := id.DeepCopy()
 	unmapped.User = corev1.ObjectReference{}
-	assertErrors(t, d.validate(context.Background(), unmapped), nil)
+	resourcetest.AssertErrors(t, d.validate(context.Background(), unmapped), nil)
 
 	bad := &userv1.Identity{
 		ObjectMeta:       metav1.ObjectMeta{Name: "github:bob"},
@@ -139,7 +125,7 @@ func TestIdentity(t *testing.T) {
 		ProviderUserName: "",
 		User:             corev1.ObjectReference{UID: "u-2"},
 	}
-	assertErrors(t, d.validate(context.Background(), bad), []string{
+	resourcetest.AssertErrors(t, d.validate(context.Background(), bad), []string{
 		"FieldValueInvalid providerName",
 		"FieldValueRequired providerUserName",
 		"FieldValueRequired user.name",
@@ -148,7 +134,7 @@ func TestIdentity(t *testing.T) {
 	mismatch := id.DeepCopy()
 	mismatch.ProviderUserName = "al/ice"
 	mismatch.User.UID = ""
-	assertErrors(t, d.validate(context.Background(), mismatch), []string{
+	resourcetest.AssertErrors(t, d.validate(context.Background(), mismatch), []string{
 		"FieldValueInvalid providerUserName",
 		"FieldValueInvalid metadata.name",
 		"FieldValueRequired user.uid",
@@ -156,7 +142,7 @@ func TestIdentity(t *testing.T) {
 
 	moved := id.DeepCopy()
 	moved.ProviderName = "gitlab"
-	assertErrors(t, d.validateUpdate(context.Background(), moved, id), []string{
+	resourcetest.AssertErrors(t, d.validateUpdate(context.Background(), moved, id), []string{
 		"FieldValueInvalid metadata.name", "FieldValueForbidden providerName",
 	})
 }
@@ -165,11 +151,11 @@ func TestGroupResource(t *testing.T) {
 	t.Parallel()
 	d := definition(t, "groups")
 	g := &userv1.Group{ObjectMeta: metav1.ObjectMeta{Name: "devs"}, Users: []string{"alice", "bob"}}
-	assertErrors(t, d.validate(context.Background(), g), nil)
+	resourcetest.AssertErrors(t, d.validate(context.Background(), g), nil)
 	assertRow(t, d, g, "devs", "alice, bob")
 
 	g.Users = []string{"alice", "", "a:b", "~"}
-	assertErrors(t, d.validate(context.Background(), g), []string{
+	resourcetest.AssertErrors(t, d.validate(context.Background(), g), []string{
 		"FieldValueRequired users[1]", "FieldValueInvalid users[2]", "FieldValueInvalid users[3]",
 	})
 }

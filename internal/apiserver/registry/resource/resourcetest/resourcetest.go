@@ -1,0 +1,36 @@
+// Package resourcetest holds the assertions the registry packages' table
+// tests share.
+package resourcetest
+
+import (
+	"slices"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// ErrorKeys returns "<type> <field>" for each error (e.g. "Required value
+// spec.to.name"), sorted.
+func ErrorKeys(errs field.ErrorList) []string {
+	keys := make([]string, 0, len(errs))
+	for _, e := range errs {
+		keys = append(keys, string(e.Type)+" "+e.Field)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// AssertErrors fails t unless errs are exactly want, in any order, and each
+// error tells the user what is expected (a detail, or the supported values).
+func AssertErrors(t testing.TB, errs field.ErrorList, want []string) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	if got := ErrorKeys(errs); !slices.Equal(got, want) {
+		t.Errorf("errors:\n got  %q\n want %q\nfull: %v", got, want, errs)
+	}
+	for _, e := range errs {
+		if e.Detail == "" && e.Type != field.ErrorTypeDuplicate && e.Type != field.ErrorTypeNotSupported && e.Type != field.ErrorTypeTooLong {
+			t.Errorf("error %v does not say what is expected", e)
+		}
+	}
+}
