@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gantry-dev/gantry/internal/cli/kubectl"
 	"github.com/gantry-dev/gantry/internal/cli/start"
@@ -28,7 +29,19 @@ func NewRoot(version string) *cobra.Command {
 Start a cluster on this machine with 'sudo gantry start', then use it with 'gantry kubectl'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		// Not cobra's Version: Kubernetes' component-base registers its own
+		// non-boolean --version flag globally, which cobra's bool flag would
+		// trip over. `gantry --version` is answered here instead.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f := cmd.Flags().Lookup("version"); f != nil && f.Changed {
+				fmt.Fprintln(cmd.OutOrStdout(), "gantry", version)
+				return nil
+			}
+			return cmd.Help()
+		},
+	}
+	if f := pflag.CommandLine.Lookup("version"); f != nil {
+		f.Usage = "Print gantry's version and quit"
 	}
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	configFlags := genericclioptions.NewConfigFlags(true)

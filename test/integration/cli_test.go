@@ -100,6 +100,7 @@ func TestCLIProjectsAndGenericVerbs(t *testing.T) {
 		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), "cli-demo", metav1.DeleteOptions{})
 	})
 
+	wantContains(t, cli.run("", "--version"), "gantry ")
 	wantContains(t, cli.run("", "new-project", "cli-demo", "--display-name=CLI Demo", "--description=made by the CLI test"),
 		`Now using project "cli-demo" on server`)
 	wantContains(t, cli.run("", "project"), `Using project "cli-demo"`)
