@@ -28,6 +28,7 @@ import (
 	userv1 "github.com/openshift/api/user/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -63,7 +64,7 @@ func groups() []servedGroup {
 }
 
 func later(gr string, newObj func() runtime.Object, feature string) *notImplemented {
-	return &notImplemented{newObj: newObj, gr: parseGR(gr), feature: feature}
+	return &notImplemented{newObj: newObj, gr: schema.ParseGroupResource(gr), feature: feature}
 }
 
 func imageExtra(env *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {
@@ -93,7 +94,7 @@ func appsExtra(_ *Env, stores map[string]*generic.REST) (map[string]rest.Storage
 }
 
 func templateExtra(_ *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {
-	return map[string]rest.Storage{"processedtemplates": &processREST{validate: stores["templates"].Definition().Validate}}, nil
+	return map[string]rest.Storage{"processedtemplates": &templatereg.ProcessREST{}}, nil
 }
 
 func userExtra(_ *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {

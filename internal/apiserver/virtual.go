@@ -4,14 +4,9 @@ import (
 	"context"
 	"strings"
 
-	crand "crypto/rand"
-	"encoding/binary"
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/generic"
 	appsv1 "github.com/openshift/api/apps/v1"
-	templatev1 "github.com/openshift/api/template/v1"
 	userv1 "github.com/openshift/api/user/v1"
-	"github.com/openshift/library-go/pkg/template/generator"
-	"github.com/openshift/library-go/pkg/template/templateprocessing"
 	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,13 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"math/rand"
 )
-
-func parseGR(s string) schema.GroupResource {
-	gr := schema.ParseGroupResource(s)
-	return gr
-}
 
 // usersREST is the users storage where the name "~" means the caller.
 type usersREST struct {
@@ -146,45 +135,4 @@ func scaleOf(dc *appsv1.DeploymentConfig) *extensionsv1beta1.Scale {
 			TargetSelector: metav1.FormatLabelSelector(&metav1.LabelSelector{MatchLabels: dc.Spec.Selector}),
 		},
 	}
-}
-
-// processREST serves processedtemplates: POST a Template, get it back with
-// parameters generated and substituted into its objects (`oc process`).
-type processREST struct {
-	validate func(context.Context, runtime.Object) field.ErrorList
-}
-
-var _ rest.Creater = (*processREST)(nil)
-
-func (r *processREST) New() runtime.Object   { return &templatev1.Template{} }
-func (r *processREST) Destroy()              {}
-func (r *processREST) NamespaceScoped() bool { return true }
-
-func (r *processREST) GetSingularName() string { return "processedtemplate" }
-
-func (r *processREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
-	t, ok := obj.(*templatev1.Template)
-	if !ok {
-		return nil, apierrors.NewBadRequest("expected a Template object")
-	}
-	t = t.DeepCopy()
-	if r.validate != nil {
-		if errs := r.validate(ctx, t); len(errs) > 0 {
-			return nil, apierrors.NewInvalid(templatev1.GroupVersion.WithKind("Template").GroupKind(), t.Name, errs)
-		}
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, t); err != nil {
-			return nil, err
-		}
-	}
-	var seed [8]byte
-	_, _ = crand.Read(seed[:])
-	proc := templateprocessing.NewProcessor(map[string]generator.Generator{
-		"expression": generator.NewExpressionValueGenerator(rand.New(rand.NewSource(int64(binary.LittleEndian.Uint64(seed[:]))))),
-	})
-	if errs := proc.Process(t); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(templatev1.GroupVersion.WithKind("Template").GroupKind(), t.Name, errs)
-	}
-	return t, nil
 }

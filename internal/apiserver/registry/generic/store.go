@@ -273,6 +273,3 @@ func copyField(dst, src runtime.Object, name string) {
 		d.Set(sv)
 	}
 }
-
-// Definition is the resource this storage serves.
-func (r *REST) Definition() *resource.Definition { return r.def }

@@ -2,17 +2,13 @@ package project
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand"
+	templatereg "github.com/gantry-dev/gantry/internal/apiserver/registry/template"
 	"strings"
 
 	projectv1 "github.com/openshift/api/project/v1"
 	templatev1 "github.com/openshift/api/template/v1"
-	"github.com/openshift/library-go/pkg/template/generator"
-	"github.com/openshift/library-go/pkg/template/templateprocessing"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -140,10 +136,7 @@ func (r *RequestREST) Create(ctx context.Context, obj runtime.Object, createVali
 			p.Value = u.GetName()
 		}
 	}
-	proc := templateprocessing.NewProcessor(map[string]generator.Generator{
-		"expression": generator.NewExpressionValueGenerator(rand.New(rand.NewSource(cryptoSeed()))),
-	})
-	if errs := proc.Process(tmpl); len(errs) > 0 {
+	if errs := templatereg.NewProcessor().Process(tmpl); len(errs) > 0 {
 		return nil, apierrors.NewInternalError(fmt.Errorf("project request template %s: %v", r.templateName(), errs.ToAggregate()))
 	}
 	project, others, err := splitTemplate(tmpl)
@@ -260,12 +253,4 @@ func DefaultTemplate() *templatev1.Template {
 		t.Objects = append(t.Objects, runtime.RawExtension{Object: &unstructured.Unstructured{Object: u}})
 	}
 	return t
-}
-
-// cryptoSeed seeds the template generator from the system's randomness, so
-// generated values (passwords) cannot be predicted.
-func cryptoSeed() int64 {
-	var b [8]byte
-	_, _ = crand.Read(b[:])
-	return int64(binary.LittleEndian.Uint64(b[:]))
 }
