@@ -270,18 +270,7 @@ func TestTable(t *testing.T) {
 			t.Parallel()
 			dc := validDC()
 			tc.mutate(dc)
-			cells, err := d.Row(dc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cells) != len(d.Columns) {
-				t.Fatalf("%d cells for %d columns", len(cells), len(d.Columns))
-			}
-			for i := range tc.want {
-				if cells[i] != tc.want[i] {
-					t.Errorf("cell %s = %#v, want %#v", d.Columns[i].Name, cells[i], tc.want[i])
-				}
-			}
+			resourcetest.AssertRow(t, d, dc, tc.want...)
 		})
 	}
 }

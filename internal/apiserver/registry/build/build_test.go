@@ -400,7 +400,7 @@ func TestBuildConfigTable(t *testing.T) {
 			t.Parallel()
 			bc := validBuildConfig()
 			tc.mutate(bc)
-			assertRow(t, d, bc, tc.want)
+			resourcetest.AssertRow(t, d, bc, tc.want...)
 		})
 	}
 }
@@ -433,24 +433,8 @@ func TestBuildTable(t *testing.T) {
 			t.Parallel()
 			b := validBuild()
 			tc.mutate(b)
-			assertRow(t, d, b, tc.want)
+			resourcetest.AssertRow(t, d, b, tc.want...)
 		})
-	}
-}
-
-func assertRow(t *testing.T, d resource.Definition, obj runtime.Object, want []interface{}) {
-	t.Helper()
-	row, err := d.Row(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(row) != len(d.Columns) {
-		t.Fatalf("row has %d cells, columns %d", len(row), len(d.Columns))
-	}
-	for i := range want {
-		if row[i] != want[i] {
-			t.Errorf("cell %d (%s) = %#v, want %#v", i, d.Columns[i].Name, row[i], want[i])
-		}
 	}
 }
 

@@ -188,19 +188,7 @@ func TestPrepareImageForUpdate(t *testing.T) {
 func TestImageRow(t *testing.T) {
 	t.Parallel()
 	d := images()
-	cells, err := d.Row(validImage())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []interface{}{digest, "registry.example.com/demo/app@" + digest}
-	if len(cells) != len(d.Columns) || len(cells) != len(want) {
-		t.Fatalf("%d cells for %d columns", len(cells), len(d.Columns))
-	}
-	for i := range want {
-		if cells[i] != want[i] {
-			t.Errorf("column %s = %#v, want %#v", d.Columns[i].Name, cells[i], want[i])
-		}
-	}
+	resourcetest.AssertRow(t, d, validImage(), digest, "registry.example.com/demo/app@"+digest)
 	if _, err := d.Row(&imagev1.ImageStream{}); err == nil {
 		t.Error("Row accepted an image stream")
 	}

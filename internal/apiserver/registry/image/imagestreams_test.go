@@ -244,14 +244,7 @@ func TestStreamRow(t *testing.T) {
 			s := validStream()
 			s.Status = tt.status
 			cells := streamRow(s, now)
-			if len(cells) != len(d.Columns) {
-				t.Fatalf("%d cells for %d columns", len(cells), len(d.Columns))
-			}
-			for i := range tt.want {
-				if cells[i] != tt.want[i] {
-					t.Errorf("column %s = %#v, want %#v", d.Columns[i].Name, cells[i], tt.want[i])
-				}
-			}
+			resourcetest.AssertCells(t, d.Columns, cells, tt.want...)
 		})
 	}
 	if cells, err := d.Row(validStream()); err != nil || len(cells) != len(d.Columns) {

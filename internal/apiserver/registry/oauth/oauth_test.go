@@ -27,22 +27,6 @@ func definition(t *testing.T, name string) resource.Definition {
 	return resource.Definition{}
 }
 
-func assertRow(t *testing.T, d resource.Definition, obj runtime.Object, want ...interface{}) {
-	t.Helper()
-	cells, err := d.Row(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cells) != len(d.Columns) || len(want) != len(d.Columns) {
-		t.Fatalf("cells %d, columns %d, want %d", len(cells), len(d.Columns), len(want))
-	}
-	for i := range want {
-		if cells[i] != want[i] {
-			t.Errorf("cell %s = %#v, want %#v", d.Columns[i].Name, cells[i], want[i])
-		}
-	}
-}
-
 const tokenName = "sha256~abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 func TestTokenName(t *testing.T) {
@@ -80,7 +64,7 @@ func TestClient(t *testing.T) {
 		AccessTokenMaxAgeSeconds: int32p(86400),
 	}
 	resourcetest.AssertErrors(t, d.Validate(ctx, c), nil)
-	assertRow(t, d, c, "console", "<set>", false, "24h0m0s", "https://console.example.com/auth/callback,http://localhost:8080/")
+	resourcetest.AssertRow(t, d, c, "console", "<set>", false, "24h0m0s", "https://console.example.com/auth/callback,http://localhost:8080/")
 
 	bad := &oauthv1.OAuthClient{
 		ObjectMeta:                          metav1.ObjectMeta{Name: "bad"},
@@ -104,12 +88,12 @@ func TestClient(t *testing.T) {
 		"FieldValueInvalid accessTokenMaxAgeSeconds",
 		"FieldValueInvalid accessTokenInactivityTimeoutSeconds",
 	})
-	assertRow(t, d, bad, "bad", "<none>", false, "unexpiring", "https://x/cb#frag,,https://x/a/../b,http://[::1")
+	resourcetest.AssertRow(t, d, bad, "bad", "<none>", false, "unexpiring", "https://x/cb#frag,,https://x/a/../b,http://[::1")
 	noGrant := c.DeepCopy()
 	noGrant.GrantMethod = ""
 	noGrant.AccessTokenMaxAgeSeconds = nil
 	resourcetest.AssertErrors(t, d.Validate(ctx, noGrant), []string{"FieldValueRequired grantMethod"})
-	assertRow(t, d, noGrant, "console", "<set>", false, "default", "https://console.example.com/auth/callback,http://localhost:8080/")
+	resourcetest.AssertRow(t, d, noGrant, "console", "<set>", false, "default", "https://console.example.com/auth/callback,http://localhost:8080/")
 }
 
 func validAccessToken() *oauthv1.OAuthAccessToken {
@@ -129,7 +113,7 @@ func TestAccessToken(t *testing.T) {
 	d := definition(t, "oauthaccesstokens")
 	tok := validAccessToken()
 	resourcetest.AssertErrors(t, d.Validate(ctx, tok), nil)
-	assertRow(t, d, tok, tokenName, "alice", "openshift-browser-client", "60m", "in 23h", "https://oauth.example.com/oauth/token/display", "user:full")
+	resourcetest.AssertRow(t, d, tok, tokenName, "alice", "openshift-browser-client", "60m", "in 23h", "https://oauth.example.com/oauth/token/display", "user:full")
 
 	sa := validAccessToken()
 	sa.ClientName = "system:serviceaccount:app:robot"
@@ -210,7 +194,7 @@ func TestAuthorizeToken(t *testing.T) {
 		CodeChallengeMethod: "S256",
 	}
 	resourcetest.AssertErrors(t, d.Validate(ctx, tok), nil)
-	assertRow(t, d, tok, tokenName, "alice", "console", "<unknown>", "in 5m", "https://console.example.com/auth/callback", "user:full")
+	resourcetest.AssertRow(t, d, tok, tokenName, "alice", "console", "<unknown>", "in 5m", "https://console.example.com/auth/callback", "user:full")
 
 	bad := tok.DeepCopy()
 	bad.RedirectURI = ""
@@ -242,7 +226,7 @@ func TestClientAuthorization(t *testing.T) {
 		Scopes:     []string{"user:info", "user:check-access"},
 	}
 	resourcetest.AssertErrors(t, d.Validate(ctx, a), nil)
-	assertRow(t, d, a, "alice:console", "alice", "console", "user:info,user:check-access")
+	resourcetest.AssertRow(t, d, a, "alice:console", "alice", "console", "user:info,user:check-access")
 
 	bad := a.DeepCopy()
 	bad.Name = "bob:console"

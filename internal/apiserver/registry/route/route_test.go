@@ -2,6 +2,7 @@ package route
 
 import (
 	"context"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"strings"
 	"testing"
 	"time"
@@ -281,18 +282,7 @@ func TestRow(t *testing.T) {
 			t.Parallel()
 			r := validRoute()
 			tt.mutate(r)
-			cells, err := d.Row(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cells) != len(d.Columns) {
-				t.Fatalf("%d cells for %d columns", len(cells), len(d.Columns))
-			}
-			for i := range tt.want {
-				if cells[i] != tt.want[i] {
-					t.Errorf("column %s = %#v, want %#v", d.Columns[i].Name, cells[i], tt.want[i])
-				}
-			}
+			resourcetest.AssertRow(t, d, r, tt.want...)
 		})
 	}
 	if _, err := d.Row(&routev1.RouteList{}); err == nil {

@@ -89,7 +89,7 @@ func TestSCCTable(t *testing.T) {
 	t.Parallel()
 	d := sccDefinition()
 	scc := restricted()
-	assertRow(t, d.Row, len(d.Columns), scc, "restricted", false, "<no value>", "MustRunAs", "MustRunAsRange", "MustRunAs", "RunAsAny",
+	resourcetest.AssertRow(t, d, scc, "restricted", false, "<no value>", "MustRunAs", "MustRunAsRange", "MustRunAs", "RunAsAny",
 		"<none>", false, "configMap,downwardAPI,emptyDir,persistentVolumeClaim,projected,secret")
 	priv := restricted()
 	priv.Name = "privileged"
@@ -99,23 +99,7 @@ func TestSCCTable(t *testing.T) {
 	priv.Priority = int32p(5)
 	priv.ReadOnlyRootFilesystem = true
 	priv.Volumes = []securityv1.FSType{"*"}
-	assertRow(t, d.Row, len(d.Columns), priv, "privileged", true, "*", "MustRunAs", "MustRunAsRange", "MustRunAs", "RunAsAny", "5", true, "*")
-}
-
-func assertRow(t *testing.T, row func(runtime.Object) ([]interface{}, error), columns int, obj runtime.Object, want ...interface{}) {
-	t.Helper()
-	cells, err := row(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cells) != columns || len(want) != columns {
-		t.Fatalf("cells %d, columns %d, want %d", len(cells), columns, len(want))
-	}
-	for i := range want {
-		if cells[i] != want[i] {
-			t.Errorf("cell %d = %#v, want %#v", i, cells[i], want[i])
-		}
-	}
+	resourcetest.AssertRow(t, d, priv, "privileged", true, "*", "MustRunAs", "MustRunAsRange", "MustRunAs", "RunAsAny", "5", true, "*")
 }
 
 func TestRangeAllocation(t *testing.T) {
@@ -127,7 +111,7 @@ func TestRangeAllocation(t *testing.T) {
 	moved := r.DeepCopy()
 	moved.Range = "0-10/1"
 	resourcetest.AssertErrors(t, d.ValidateUpdate(ctx, moved, r), []string{"FieldValueForbidden range"})
-	assertRow(t, d.Row, len(d.Columns), r, "scc-uid", "1000000000-1999999999/10000", "2 bytes", "<unknown>")
+	resourcetest.AssertRow(t, d, r, "scc-uid", "1000000000-1999999999/10000", "2 bytes", "<unknown>")
 }
 
 func TestGroup(t *testing.T) {

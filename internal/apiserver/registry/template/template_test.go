@@ -157,18 +157,7 @@ func TestTemplateRow(t *testing.T) {
 			t.Parallel()
 			tp := validTemplate()
 			tt.mutate(tp)
-			cells, err := d.Row(tp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(cells) != len(d.Columns) {
-				t.Fatalf("%d cells for %d columns", len(cells), len(d.Columns))
-			}
-			for i := range tt.want {
-				if cells[i] != tt.want[i] {
-					t.Errorf("column %s = %#v, want %#v", d.Columns[i].Name, cells[i], tt.want[i])
-				}
-			}
+			resourcetest.AssertRow(t, d, tp, tt.want...)
 		})
 	}
 	if _, err := d.Row(&templatev1.TemplateInstance{}); err == nil {

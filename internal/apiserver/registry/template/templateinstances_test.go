@@ -136,19 +136,7 @@ func TestValidateTemplateInstanceUpdate(t *testing.T) {
 func TestTemplateInstanceRow(t *testing.T) {
 	t.Parallel()
 	d := templateInstances()
-	cells, err := d.Row(validInstance())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []interface{}{"rails", "rails-postgresql", "120m"}
-	if len(cells) != len(d.Columns) || len(cells) != len(want) {
-		t.Fatalf("%d cells for %d columns", len(cells), len(d.Columns))
-	}
-	for i := range want {
-		if cells[i] != want[i] {
-			t.Errorf("column %s = %#v, want %#v", d.Columns[i].Name, cells[i], want[i])
-		}
-	}
+	resourcetest.AssertRow(t, d, validInstance(), "rails", "rails-postgresql", "120m")
 	if _, err := d.Row(runtime.Object(&templatev1.Template{})); err == nil {
 		t.Error("Row accepted a template")
 	}

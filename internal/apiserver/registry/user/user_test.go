@@ -2,6 +2,7 @@ package user
 
 import (
 	"context"
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource/resourcetest"
 	"testing"
 
@@ -9,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestNameValidation(t *testing.T) {
@@ -45,39 +45,15 @@ func TestNameValidation(t *testing.T) {
 	}
 }
 
-func definition(t *testing.T, name string) resourceDef {
+func definition(t *testing.T, name string) resource.Definition {
 	t.Helper()
 	for _, d := range Group().Resources {
 		if d.Resource == name {
-			return resourceDef{d.Validate, d.ValidateUpdate, d.PrepareForCreate, d.Row, len(d.Columns)}
+			return d
 		}
 	}
 	t.Fatalf("no %s", name)
-	return resourceDef{}
-}
-
-type resourceDef struct {
-	validate       func(context.Context, runtime.Object) field.ErrorList
-	validateUpdate func(context.Context, runtime.Object, runtime.Object) field.ErrorList
-	prepare        func(context.Context, runtime.Object)
-	row            func(runtime.Object) ([]interface{}, error)
-	columns        int
-}
-
-func assertRow(t *testing.T, d resourceDef, obj runtime.Object, want ...interface{}) {
-	t.Helper()
-	cells, err := d.row(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cells) != d.columns || len(want) != d.columns {
-		t.Fatalf("cells %d, columns %d, want %d", len(cells), d.columns, len(want))
-	}
-	for i := range want {
-		if cells[i] != want[i] {
-			t.Errorf("cell %d = %#v, want %#v", i, cells[i], want[i])
-		}
-	}
+	return resource.Definition{}
 }
 
 func TestUser(t *testing.T) {
@@ -89,16 +65,16 @@ func TestUser(t *testing.T) {
 		Identities: []string{"github:alice", "ldap:alice"},
 		Groups:     []string{"ignored"},
 	}
-	d.prepare(context.Background(), u)
+	d.PrepareForCreate(context.Background(), u)
 	if u.Groups != nil {
 		t.Errorf("deprecated groups kept: %v", u.Groups)
 	}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), u), nil)
-	assertRow(t, d, u, "alice", "u-1", "Alice Liddell", "github:alice, ldap:alice")
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), u), nil)
+	resourcetest.AssertRow(t, d, u, "alice", "u-1", "Alice Liddell", "github:alice, ldap:alice")
 
 	bad := u.DeepCopy()
 	bad.Identities = []string{"github", "github:alice", ":x"}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), bad), []string{
 		"FieldValueInvalid identities[0]", "FieldValueInvalid identities[2]",
 	})
 }
@@ -112,12 +88,12 @@ func TestIdentity(t *testing.T) {
 		ProviderUserName: "alice",
 		User:             corev1.ObjectReference{Name: "alice", UID: "u-1"},
 	}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), id), nil)
-	assertRow(t, d, id, "github:alice", "github", "alice", "alice", "u-1")
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), id), nil)
+	resourcetest.AssertRow(t, d, id, "github:alice", "github", "alice", "alice", "u-1")
 
 	unmapped := id.DeepCopy()
 	unmapped.User = corev1.ObjectReference{}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), unmapped), nil)
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), unmapped), nil)
 
 	bad := &userv1.Identity{
 		ObjectMeta:       metav1.ObjectMeta{Name: "github:bob"},
@@ -125,7 +101,7 @@ func TestIdentity(t *testing.T) {
 		ProviderUserName: "",
 		User:             corev1.ObjectReference{UID: "u-2"},
 	}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), bad), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), bad), []string{
 		"FieldValueInvalid providerName",
 		"FieldValueRequired providerUserName",
 		"FieldValueRequired user.name",
@@ -134,7 +110,7 @@ func TestIdentity(t *testing.T) {
 	mismatch := id.DeepCopy()
 	mismatch.ProviderUserName = "al/ice"
 	mismatch.User.UID = ""
-	resourcetest.AssertErrors(t, d.validate(context.Background(), mismatch), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), mismatch), []string{
 		"FieldValueInvalid providerUserName",
 		"FieldValueInvalid metadata.name",
 		"FieldValueRequired user.uid",
@@ -142,7 +118,7 @@ func TestIdentity(t *testing.T) {
 
 	moved := id.DeepCopy()
 	moved.ProviderName = "gitlab"
-	resourcetest.AssertErrors(t, d.validateUpdate(context.Background(), moved, id), []string{
+	resourcetest.AssertErrors(t, d.ValidateUpdate(context.Background(), moved, id), []string{
 		"FieldValueInvalid metadata.name", "FieldValueForbidden providerName",
 	})
 }
@@ -151,11 +127,11 @@ func TestGroupResource(t *testing.T) {
 	t.Parallel()
 	d := definition(t, "groups")
 	g := &userv1.Group{ObjectMeta: metav1.ObjectMeta{Name: "devs"}, Users: []string{"alice", "bob"}}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), g), nil)
-	assertRow(t, d, g, "devs", "alice, bob")
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), g), nil)
+	resourcetest.AssertRow(t, d, g, "devs", "alice, bob")
 
 	g.Users = []string{"alice", "", "a:b", "~"}
-	resourcetest.AssertErrors(t, d.validate(context.Background(), g), []string{
+	resourcetest.AssertErrors(t, d.Validate(context.Background(), g), []string{
 		"FieldValueRequired users[1]", "FieldValueInvalid users[2]", "FieldValueInvalid users[3]",
 	})
 }

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -31,6 +34,30 @@ func AssertErrors(t testing.TB, errs field.ErrorList, want []string) {
 	for _, e := range errs {
 		if e.Detail == "" && e.Type != field.ErrorTypeDuplicate && e.Type != field.ErrorTypeNotSupported && e.Type != field.ErrorTypeTooLong {
 			t.Errorf("error %v does not say what is expected", e)
+		}
+	}
+}
+
+// AssertRow fails t unless d prints obj as exactly the cells want, one per
+// column.
+func AssertRow(t testing.TB, d resource.Definition, obj runtime.Object, want ...interface{}) {
+	t.Helper()
+	cells, err := d.Row(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	AssertCells(t, d.Columns, cells, want...)
+}
+
+// AssertCells fails t unless cells are exactly want, one per column.
+func AssertCells(t testing.TB, columns []metav1.TableColumnDefinition, cells []interface{}, want ...interface{}) {
+	t.Helper()
+	if len(cells) != len(columns) || len(want) != len(columns) {
+		t.Fatalf("%d cells and %d wanted for %d columns", len(cells), len(want), len(columns))
+	}
+	for i := range want {
+		if cells[i] != want[i] {
+			t.Errorf("column %s = %#v, want %#v", columns[i].Name, cells[i], want[i])
 		}
 	}
 }
