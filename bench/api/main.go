@@ -52,6 +52,21 @@ const benchLabel = "gantry.dev/bench"
 
 func ours(labels map[string]string) bool { return labels[benchLabel] == "bench" }
 
+// ourItems counts the benchmark's objects in a page of a list.
+func ourItems[T any, PT interface {
+	*T
+	metav1.Object
+}](items []T, cont string) listed {
+	out := listed{cont: cont}
+	for i := range items {
+		if ours(PT(&items[i]).GetLabels()) {
+			out.items++
+			out.first = &items[i]
+		}
+	}
+	return out
+}
+
 type options struct {
 	order       []string
 	counts      []int
@@ -302,14 +317,7 @@ func newResources(base *rest.Config, contentType string) ([]*resource, error) {
 			if err != nil {
 				return listed{}, err
 			}
-			out := listed{cont: l.Continue}
-			for i := range l.Items {
-				if ours(l.Items[i].Labels) {
-					out.items++
-					out.first = &l.Items[i]
-				}
-			}
-			return out, nil
+			return ourItems(l.Items, l.Continue), nil
 		},
 		deleteAll: func(ctx context.Context, ns string) error {
 			return kube.CoreV1().ConfigMaps(ns).DeleteCollection(ctx, all, metav1.ListOptions{LabelSelector: benchLabel + "=bench"})
@@ -335,14 +343,7 @@ func newResources(base *rest.Config, contentType string) ([]*resource, error) {
 			if err != nil {
 				return listed{}, err
 			}
-			out := listed{cont: l.Continue}
-			for i := range l.Items {
-				if ours(l.Items[i].Labels) {
-					out.items++
-					out.first = &l.Items[i]
-				}
-			}
-			return out, nil
+			return ourItems(l.Items, l.Continue), nil
 		},
 		deleteAll: func(ctx context.Context, ns string) error {
 			return routes.RouteV1().Routes(ns).DeleteCollection(ctx, all, metav1.ListOptions{LabelSelector: benchLabel + "=bench"})
@@ -365,14 +366,7 @@ func newResources(base *rest.Config, contentType string) ([]*resource, error) {
 			if err != nil {
 				return listed{}, err
 			}
-			out := listed{cont: l.Continue}
-			for i := range l.Items {
-				if ours(l.Items[i].Labels) {
-					out.items++
-					out.first = &l.Items[i]
-				}
-			}
-			return out, nil
+			return ourItems(l.Items, l.Continue), nil
 		},
 		deleteAll: func(ctx context.Context, ns string) error {
 			return images.ImageV1().ImageStreams(ns).DeleteCollection(ctx, all, metav1.ListOptions{LabelSelector: benchLabel + "=bench"})
