@@ -2,7 +2,10 @@
 # Runs the real `oc` client against a running `gantry start` and prints a
 # markdown table of which commands work (for docs/compatibility.md).
 #
-#   hack/oc-compat.sh /path/to/oc [data-dir]
+#   [OC_USER=admin OC_PASSWORD=...] hack/oc-compat.sh /path/to/oc [data-dir]
+#
+# With OC_PASSWORD (e.g. the admin password gantry start printed), it also
+# checks oc login/whoami/logout against Gantry's OAuth server.
 #
 # oc is not part of this repository: build it beside the project from a clone
 # of github.com/openshift/oc (go build -mod=vendor ./cmd/oc).
@@ -99,3 +102,14 @@ check "oc explain route.spec" "$OC" explain route.spec
 check "oc delete route web" "$OC" delete route web
 check "oc whoami" "$OC" whoami
 check "oc delete project $P" "$OC" delete project "$P"
+
+if [ -n "${OC_PASSWORD:-}" ]; then
+  SERVER=$(KUBECONFIG="$DATA/kubeconfig/admin.kubeconfig" "$OC" whoami --show-server)
+  export KUBECONFIG=$WORK/login-kubeconfig
+  U=${OC_USER:-admin}
+  check "oc login -u $U -p ***" "$OC" login "$SERVER" -u "$U" -p "$OC_PASSWORD" --certificate-authority="$DATA/pki/ca.crt"
+  check "oc whoami (after login)" bash -c "[ \"\$('$OC' whoami)\" = '$U' ]"
+  check "oc whoami -t" bash -c "'$OC' whoami -t | grep -q '^sha256~'"
+  check "oc logout" "$OC" logout
+  check "oc login with a wrong password fails (401)" bash -c "! '$OC' login '$SERVER' -u '$U' -p wrong-password 2>&1 | grep -q successful"
+fi

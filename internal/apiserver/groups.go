@@ -17,15 +17,13 @@ import (
 	securityreg "github.com/gantry-dev/gantry/internal/apiserver/registry/security"
 	templatereg "github.com/gantry-dev/gantry/internal/apiserver/registry/template"
 	userreg "github.com/gantry-dev/gantry/internal/apiserver/registry/user"
+	"github.com/gantry-dev/gantry/internal/authz"
 	appsv1 "github.com/openshift/api/apps/v1"
-	authorizationv1 "github.com/openshift/api/authorization/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
-	oauthv1 "github.com/openshift/api/oauth/v1"
 	projectv1 "github.com/openshift/api/project/v1"
 	securityv1 "github.com/openshift/api/security/v1"
 	templatev1 "github.com/openshift/api/template/v1"
-	userv1 "github.com/openshift/api/user/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -100,14 +98,12 @@ func templateExtra(_ *Env, stores map[string]*generic.REST) (map[string]rest.Sto
 func userExtra(_ *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {
 	return map[string]rest.Storage{
 		"users":                &usersREST{REST: stores["users"]},
-		"useridentitymappings": later("useridentitymappings.user.openshift.io", func() runtime.Object { return &userv1.UserIdentityMapping{} }, withIdentity),
+		"useridentitymappings": userreg.NewMappingREST(stores["users"], stores["identities"]),
 	}, nil
 }
 
-func oauthExtra(*Env, map[string]*generic.REST) (map[string]rest.Storage, error) {
-	return map[string]rest.Storage{
-		"useroauthaccesstokens": later("useroauthaccesstokens.oauth.openshift.io", func() runtime.Object { return &oauthv1.UserOAuthAccessToken{} }, withIdentity),
-	}, nil
+func oauthExtra(_ *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {
+	return map[string]rest.Storage{"useroauthaccesstokens": &oauthreg.UserTokensREST{Tokens: stores["oauthaccesstokens"]}}, nil
 }
 
 func securityExtra(*Env, map[string]*generic.REST) (map[string]rest.Storage, error) {
@@ -118,15 +114,8 @@ func securityExtra(*Env, map[string]*generic.REST) (map[string]rest.Storage, err
 	}, nil
 }
 
-func authorizationExtra(*Env, map[string]*generic.REST) (map[string]rest.Storage, error) {
-	return map[string]rest.Storage{
-		"subjectaccessreviews":       later("subjectaccessreviews.authorization.openshift.io", func() runtime.Object { return &authorizationv1.SubjectAccessReview{} }, withIdentity),
-		"localsubjectaccessreviews":  later("localsubjectaccessreviews.authorization.openshift.io", func() runtime.Object { return &authorizationv1.LocalSubjectAccessReview{} }, withIdentity),
-		"resourceaccessreviews":      later("resourceaccessreviews.authorization.openshift.io", func() runtime.Object { return &authorizationv1.ResourceAccessReview{} }, withIdentity),
-		"localresourceaccessreviews": later("localresourceaccessreviews.authorization.openshift.io", func() runtime.Object { return &authorizationv1.LocalResourceAccessReview{} }, withIdentity),
-		"selfsubjectrulesreviews":    later("selfsubjectrulesreviews.authorization.openshift.io", func() runtime.Object { return &authorizationv1.SelfSubjectRulesReview{} }, withIdentity),
-		"subjectrulesreviews":        later("subjectrulesreviews.authorization.openshift.io", func() runtime.Object { return &authorizationv1.SubjectRulesReview{} }, withIdentity),
-	}, nil
+func authorizationExtra(env *Env, _ map[string]*generic.REST) (map[string]rest.Storage, error) {
+	return authzreg.Reviews(env.Kube.AuthorizationV1().SubjectAccessReviews(), authz.NewEvaluator(env.Informers.Rbac().V1())), nil
 }
 
 func projectExtra(env *Env, _ map[string]*generic.REST) (map[string]rest.Storage, error) {

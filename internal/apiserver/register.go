@@ -12,10 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	discoveryv1ac "k8s.io/client-go/applyconfigurations/discovery/v1"
-	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+
+	"github.com/gantry-dev/gantry/internal/authz"
 )
 
 // Registration says where kube-apiserver finds the aggregated server.
@@ -33,8 +34,9 @@ type Registration struct {
 
 const fieldManager = "gantry"
 
-// Register creates or updates the namespace, Service, EndpointSlice and one
-// APIService per served group version.
+// Register creates or updates the namespace, Service, EndpointSlice, the
+// default roles and bindings (authz.Reconcile) and one APIService per served
+// group version.
 func Register(ctx context.Context, kube kubernetes.Interface, agg aggregator.Interface, r Registration) error {
 	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 	if _, err := kube.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(r.Namespace), apply); err != nil {
@@ -57,16 +59,8 @@ func Register(ctx context.Context, kube kubernetes.Interface, agg aggregator.Int
 	if _, err := kube.DiscoveryV1().EndpointSlices(r.Namespace).Apply(ctx, slice, apply); err != nil {
 		return fmt.Errorf("endpointslice %s/%s: %w", r.Namespace, r.Service, err)
 	}
-	roles, bindings := projectRoles()
-	for _, role := range append(aggregatedRoles(), roles...) {
-		if _, err := kube.RbacV1().ClusterRoles().Apply(ctx, role, apply); err != nil {
-			return fmt.Errorf("clusterrole %s: %w", *role.Name, err)
-		}
-	}
-	for _, b := range bindings {
-		if _, err := kube.RbacV1().ClusterRoleBindings().Apply(ctx, b, apply); err != nil {
-			return fmt.Errorf("clusterrolebinding %s: %w", *b.Name, err)
-		}
+	if err := authz.Reconcile(ctx, kube); err != nil {
+		return fmt.Errorf("default roles: %w", err)
 	}
 	port := int32(443)
 	for _, gv := range GroupVersions {
@@ -95,67 +89,4 @@ func Register(ctx context.Context, kube kubernetes.Interface, agg aggregator.Int
 		}
 	}
 	return nil
-}
-
-// aggregatedRoles extend Kubernetes' view, edit and admin roles to the
-// OpenShift resources of a project, as OpenShift 4 does with aggregation
-// labels: whoever has a role in a project gets it on routes, image streams,
-// builds, deployment configs and templates too; admins may also edit and
-// delete the project itself.
-func aggregatedRoles() []*rbacv1ac.ClusterRoleApplyConfiguration {
-	read := []string{"get", "list", "watch"}
-	write := []string{"create", "update", "patch", "delete", "deletecollection"}
-	rule := func(group string, verbs []string, resources ...string) *rbacv1ac.PolicyRuleApplyConfiguration {
-		return rbacv1ac.PolicyRule().WithAPIGroups(group).WithResources(resources...).WithVerbs(verbs...)
-	}
-	viewRules := []*rbacv1ac.PolicyRuleApplyConfiguration{
-		rule("route.openshift.io", read, "routes", "routes/status"),
-		rule("image.openshift.io", read, "imagestreams", "imagestreams/status", "imagestreamtags", "imagestreamimages", "imagetags"),
-		rule("build.openshift.io", read, "buildconfigs", "builds", "builds/log"),
-		rule("apps.openshift.io", read, "deploymentconfigs", "deploymentconfigs/scale", "deploymentconfigs/log", "deploymentconfigs/status"),
-		rule("template.openshift.io", read, "templates", "templateinstances"),
-		rule("project.openshift.io", []string{"get"}, "projects"),
-	}
-	editRules := []*rbacv1ac.PolicyRuleApplyConfiguration{
-		rule("route.openshift.io", write, "routes", "routes/custom-host"),
-		rule("image.openshift.io", write, "imagestreams", "imagestreamtags", "imagestreammappings", "imagestreamimports", "imagetags"),
-		rule("build.openshift.io", write, "buildconfigs", "builds", "buildconfigs/instantiate", "buildconfigs/instantiatebinary", "builds/clone"),
-		rule("apps.openshift.io", write, "deploymentconfigs", "deploymentconfigs/scale", "deploymentconfigs/rollback", "deploymentconfigs/instantiate"),
-		rule("template.openshift.io", write, "templates", "templateinstances", "processedtemplates"),
-	}
-	role := func(name, aggregateTo string, rules []*rbacv1ac.PolicyRuleApplyConfiguration) *rbacv1ac.ClusterRoleApplyConfiguration {
-		return rbacv1ac.ClusterRole(name).
-			WithLabels(map[string]string{"rbac.authorization.k8s.io/aggregate-to-" + aggregateTo: "true", "app.kubernetes.io/managed-by": "gantry"}).
-			WithRules(rules...)
-	}
-	return []*rbacv1ac.ClusterRoleApplyConfiguration{
-		role("gantry:openshift:aggregate-to-view", "view", viewRules),
-		role("gantry:openshift:aggregate-to-edit", "edit", editRules),
-	}
-}
-
-// projectRoles are OpenShift's basic-user (every authenticated user may
-// list projects, filtered to their own, and ask whether they may request
-// one) and self-provisioner (may request projects; bound to users who logged
-// in through OAuth, as in OpenShift).
-func projectRoles() ([]*rbacv1ac.ClusterRoleApplyConfiguration, []*rbacv1ac.ClusterRoleBindingApplyConfiguration) {
-	labels := map[string]string{"app.kubernetes.io/managed-by": "gantry"}
-	basic := rbacv1ac.ClusterRole("basic-user").WithLabels(labels).WithRules(
-		rbacv1ac.PolicyRule().WithAPIGroups("project.openshift.io").WithResources("projects").WithVerbs("get", "list", "watch"),
-		rbacv1ac.PolicyRule().WithAPIGroups("project.openshift.io").WithResources("projectrequests").WithVerbs("list"),
-		rbacv1ac.PolicyRule().WithAPIGroups("user.openshift.io").WithResources("users").WithResourceNames("~").WithVerbs("get"),
-	)
-	self := rbacv1ac.ClusterRole("self-provisioner").WithLabels(labels).WithRules(
-		rbacv1ac.PolicyRule().WithAPIGroups("project.openshift.io").WithResources("projectrequests").WithVerbs("create"),
-	)
-	bind := func(name, role, group string) *rbacv1ac.ClusterRoleBindingApplyConfiguration {
-		return rbacv1ac.ClusterRoleBinding(name).WithLabels(labels).
-			WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("ClusterRole").WithName(role)).
-			WithSubjects(rbacv1ac.Subject().WithAPIGroup("rbac.authorization.k8s.io").WithKind("Group").WithName(group))
-	}
-	return []*rbacv1ac.ClusterRoleApplyConfiguration{basic, self},
-		[]*rbacv1ac.ClusterRoleBindingApplyConfiguration{
-			bind("basic-users", "basic-user", "system:authenticated"),
-			bind("self-provisioners", "self-provisioner", "system:authenticated:oauth"),
-		}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -49,8 +50,9 @@ var controllerManagerOptions = sync.OnceValues(func() (*cmoptions.KubeController
 	return s, nil
 })
 
-// RunAPIServer runs kube-apiserver with args until ctx is done.
-func RunAPIServer(ctx context.Context, args []string) error {
+// RunAPIServer runs kube-apiserver with args until ctx is done. handlers are served at their exact
+// paths, outside the API (authentication and authorization still apply: grant nonResourceURLs).
+func RunAPIServer(ctx context.Context, args []string, handlers map[string]http.Handler) error {
 	if _, err := controllerManagerOptions(); err != nil {
 		return err
 	}
@@ -68,7 +70,27 @@ func RunAPIServer(ctx context.Context, args []string) error {
 	if errs := completed.Validate(); len(errs) != 0 {
 		return utilerrors.NewAggregate(errs)
 	}
-	return apiserverapp.Run(ctx, completed)
+	// apiserverapp.Run, with the extra handlers added to the outermost server of the chain.
+	config, err := apiserverapp.NewConfig(completed)
+	if err != nil {
+		return err
+	}
+	cc, err := config.Complete()
+	if err != nil {
+		return err
+	}
+	chain, err := apiserverapp.CreateServerChain(cc)
+	if err != nil {
+		return err
+	}
+	for path, h := range handlers {
+		chain.GenericAPIServer.Handler.NonGoRestfulMux.Handle(path, h)
+	}
+	prepared, err := chain.PrepareRun()
+	if err != nil {
+		return err
+	}
+	return prepared.Run(ctx)
 }
 
 // RunControllerManager runs kube-controller-manager with args until ctx is done.

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
 	"k8s.io/klog/v2"
@@ -23,9 +24,9 @@ func (Executor) Etcd(ctx context.Context, cfg etcd.Config, ready func()) error {
 }
 
 // APIServer runs kube-apiserver.
-func (Executor) APIServer(ctx context.Context, args []string) error {
+func (Executor) APIServer(ctx context.Context, args []string, handlers map[string]http.Handler) error {
 	logRun("kube-apiserver", args)
-	return RunAPIServer(ctx, args)
+	return RunAPIServer(ctx, args, handlers)
 }
 
 // ControllerManager runs kube-controller-manager.

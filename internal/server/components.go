@@ -2,9 +2,11 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 
 	"github.com/gantry-dev/gantry/internal/etcd"
+	"github.com/gantry-dev/gantry/internal/oauth"
 )
 
 const (
@@ -63,7 +65,18 @@ func (c *Config) apiServerFlags(k *certs) map[string]string {
 		// Aggregated API servers are reached at their endpoint (the node IP), not through kube-proxy.
 		"enable-aggregator-routing": "true",
 		"profiling":                 "false",
+		// OAuth tokens are checked by the OAuth server. A positive answer is cached for 10 seconds,
+		// the longest a deleted token keeps working.
+		"authentication-token-webhook-config-file": c.tokenWebhookKubeconfig(),
+		"authentication-token-webhook-version":     "v1",
+		"authentication-token-webhook-cache-ttl":   "10s",
 	}
+}
+
+// apiServerHandlers are the non-API paths kube-apiserver serves: the OAuth server's metadata, where
+// oc and gantry login find it (as on OpenShift).
+func (c *Config) apiServerHandlers() map[string]http.Handler {
+	return map[string]http.Handler{"/.well-known/oauth-authorization-server": oauth.MetadataHandler(c.OAuthURL())}
 }
 
 func (c *Config) controllerManagerFlags(k *certs) map[string]string {

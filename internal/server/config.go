@@ -20,10 +20,18 @@ const (
 	Containerd            = "containerd"
 	// OpenShiftAPIServer is Gantry's aggregated API server.
 	OpenShiftAPIServer = "openshift-apiserver"
+	// OAuthServer is Gantry's OAuth server.
+	OAuthServer = "oauth-server"
 )
 
 // OpenShiftAPIPort is where the aggregated API server listens on the node IP.
 const OpenShiftAPIPort = 8443
+
+// OAuthPort is where the OAuth server listens on the node IP; ConsolePort is the web console's.
+const (
+	OAuthPort   = 8444
+	ConsolePort = 8445
+)
 
 // Config is the configuration of `gantry start`.
 type Config struct {
@@ -53,6 +61,10 @@ type Config struct {
 	// ProjectRequestTemplate is "namespace/name" of the Template new
 	// projects are made from (a built-in one when empty).
 	ProjectRequestTemplate string
+	// OAuthConfigFile holds the identity providers and token settings (the oauthConfig stanza of an
+	// OpenShift 3 master-config.yaml). Empty: an htpasswd file in the data directory with an admin
+	// user whose password is generated on the first start.
+	OAuthConfigFile string
 	// ExtraArgs holds the upstream flags a user set, per component, as key → value (overriding ours).
 	ExtraArgs map[string][]string
 }
@@ -144,6 +156,16 @@ func (c *Config) DNSIP() net.IP { return c.ServiceIP(10) }
 // APIServerURL is the URL clients use.
 func (c *Config) APIServerURL() string {
 	return fmt.Sprintf("https://%s", net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(c.APIServerPort)))
+}
+
+// OAuthURL is the OAuth server's issuer URL.
+func (c *Config) OAuthURL() string {
+	return fmt.Sprintf("https://%s", net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(OAuthPort)))
+}
+
+// ConsoleURL is the web console's URL (the redirect URI of its OAuth client).
+func (c *Config) ConsoleURL() string {
+	return fmt.Sprintf("https://%s/", net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(ConsolePort)))
 }
 
 // ParseExtraArg parses one --<component>-arg value: "key=value", "--key=value" or "key" (a boolean).

@@ -39,13 +39,18 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 		"kube-proxy":          k.KubeProxy,
 		"dns":                 k.DNS,
 		"openshift-apiserver": k.OpenShiftAPIClient,
+		"oauth-server":        k.OAuthClient,
+		"controllers":         k.Controllers,
 	} {
 		if err := writeKubeconfig(c.kubeconfig(user), c.APIServerURL(), k.CA.CertFile, user, pair); err != nil {
 			return err
 		}
 	}
-	return nil
+	// kube-apiserver reaches the OAuth server's token-review webhook with its own client certificate.
+	return writeKubeconfig(c.tokenWebhookKubeconfig(), c.OAuthURL()+"/tokenreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient)
 }
+
+func (c *Config) tokenWebhookKubeconfig() string { return c.kubeconfig("token-webhook") }
 
 // restConfig loads a client configuration from one of the kubeconfigs.
 func (c *Config) restConfig(user string) (*rest.Config, error) {

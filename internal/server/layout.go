@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gantry-dev/gantry/internal/oauth"
 	"github.com/gantry-dev/gantry/internal/pki"
 )
 
@@ -21,6 +22,11 @@ type certs struct {
 	// OpenShiftAPIServing and OpenShiftAPIClient are the aggregated API
 	// server's serving certificate and its identity towards kube-apiserver.
 	OpenShiftAPIServing, OpenShiftAPIClient, OpenShiftAPIEtcd pki.Pair
+	// OAuthServing and OAuthClient are the OAuth server's serving certificate and its identity towards
+	// the API; OAuthWebhookClient is kube-apiserver's identity on the token-review webhook.
+	OAuthServing, OAuthClient, OAuthWebhookClient pki.Pair
+	// Controllers is the identity of Gantry's controllers.
+	Controllers pki.Pair
 }
 
 func (c *Config) pkiDir() string             { return filepath.Join(c.DataDir, "pki") }
@@ -40,6 +46,13 @@ func AdminKubeconfig(dataDir string) string {
 // kube-apiserver. It creates namespaces and role bindings for project
 // requests, so it is a cluster administrator.
 const OpenShiftAPIUser = "system:gantry:openshift-apiserver"
+
+// OAuthUser is the identity of the OAuth server towards the API: it creates users, identities and
+// tokens.
+const OAuthUser = "system:gantry:oauth-server"
+
+// ControllersUser is the identity of Gantry's controllers; they bind roles in every project.
+const ControllersUser = "system:gantry:controllers"
 
 // DNSUser is the identity of the cluster DNS server.
 const DNSUser = "system:gantry:dns"
@@ -89,6 +102,11 @@ func (c *Config) ensurePKI() (*certs, error) {
 			IPs:      []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.OpenShiftAPIServing},
 		{k.CA, dir, pki.Spec{Name: "openshift-apiserver", CommonName: OpenShiftAPIUser, Organization: []string{"system:masters"}, Client: true}, &k.OpenShiftAPIClient},
 		{k.EtcdCA, filepath.Join(dir, "etcd"), pki.Spec{Name: "openshift-apiserver-client", CommonName: "openshift-apiserver-etcd-client", Client: true}, &k.OpenShiftAPIEtcd},
+		{k.CA, dir, pki.Spec{Name: "oauth-serving", CommonName: "oauth-server", Server: true,
+			DNSNames: []string{"localhost", c.NodeName}, IPs: []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.OAuthServing},
+		{k.CA, dir, pki.Spec{Name: "oauth-server", CommonName: OAuthUser, Organization: []string{"system:masters"}, Client: true}, &k.OAuthClient},
+		{k.CA, dir, pki.Spec{Name: "controllers", CommonName: ControllersUser, Organization: []string{"system:masters"}, Client: true}, &k.Controllers},
+		{k.CA, dir, pki.Spec{Name: "apiserver-token-webhook-client", CommonName: oauth.WebhookUser, Client: true}, &k.OAuthWebhookClient},
 	}
 	for _, i := range issue {
 		if *i.dst, err = i.ca.Issue(i.dir, i.spec); err != nil {

@@ -133,6 +133,7 @@ func (c *Config) Ports() []Port {
 		{"dns", "tcp", hp(node, 53)},
 		{"dns", "udp", hp(node, 53)},
 		{OpenShiftAPIServer, "tcp", hp(node, OpenShiftAPIPort)},
+		{OAuthServer, "tcp", hp(node, OAuthPort)},
 	}
 }
 

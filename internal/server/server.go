@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 // Executor runs the upstream components.
 type Executor interface {
 	Etcd(ctx context.Context, cfg etcd.Config, ready func()) error
-	APIServer(ctx context.Context, args []string) error
+	// APIServer runs kube-apiserver; handlers are extra non-API paths it serves (the OAuth metadata).
+	APIServer(ctx context.Context, args []string, handlers map[string]http.Handler) error
 	ControllerManager(ctx context.Context, args []string) error
 	Scheduler(ctx context.Context, args []string) error
 	// Child runs a node component as a child process.
@@ -43,6 +45,10 @@ type Host interface {
 	DNS(ctx context.Context, ready func()) error
 	// OpenShiftAPI runs the aggregated API server and registers it with kube-apiserver.
 	OpenShiftAPI(ctx context.Context) error
+	// OAuth runs the OAuth server; ready is called once it serves.
+	OAuth(ctx context.Context, ready func()) error
+	// Controllers runs Gantry's controllers (per-project service accounts, ...) until ctx is done.
+	Controllers(ctx context.Context, ready func()) error
 	// RemovePods removes every pod sandbox once the kubelet has stopped.
 	RemovePods(ctx context.Context) error
 }
@@ -66,18 +72,20 @@ type Server struct {
 
 // Service names, in the order they become ready.
 const (
-	svcEtcd       = "etcd"
-	svcAPIServer  = KubeAPIServer
-	svcCM         = KubeControllerManager
-	svcScheduler  = KubeScheduler
-	svcBootstrap  = "bootstrap"
-	svcRegistry   = "registry"
-	svcImages     = "images"
-	svcContainerd = Containerd
-	svcKubelet    = Kubelet
-	svcKubeProxy  = KubeProxy
-	svcDNS        = "dns"
-	svcOpenShift  = OpenShiftAPIServer
+	svcEtcd        = "etcd"
+	svcAPIServer   = KubeAPIServer
+	svcCM          = KubeControllerManager
+	svcScheduler   = KubeScheduler
+	svcBootstrap   = "bootstrap"
+	svcRegistry    = "registry"
+	svcImages      = "images"
+	svcContainerd  = Containerd
+	svcKubelet     = Kubelet
+	svcKubeProxy   = KubeProxy
+	svcDNS         = "dns"
+	svcOpenShift   = OpenShiftAPIServer
+	svcOAuth       = OAuthServer
+	svcControllers = "controllers"
 )
 
 // Prepare writes the certificates, kubeconfigs and component configuration files. It is idempotent.
@@ -95,6 +103,15 @@ func (s *Server) Prepare() error {
 	s.certs = k
 	if err := c.writeKubeconfigs(k); err != nil {
 		return err
+	}
+	password, err := c.prepareOAuth()
+	if err != nil {
+		return err
+	}
+	if password != "" {
+		fmt.Fprintf(s.Out, "Created user %q with password %q: write it down, it is shown only this once.\n"+
+			"(Its bcrypt hash is in %s; delete that file to get a new password at the next start.)\n",
+			AdminUser, password, HTPasswdFile(c.DataDir))
 	}
 	l := c.layout()
 	cniBin, err := node.FindCNIPluginDir()
@@ -150,7 +167,9 @@ func (s *Server) Services() ([]service.Service, error) {
 	etcdCfg := c.etcdConfig(k)
 	return []service.Service{
 		{Name: svcEtcd, Run: func(ctx context.Context, ready func()) error { return s.Exec.Etcd(ctx, etcdCfg, ready) }},
-		s.probed(svcAPIServer, []string{svcEtcd}, func(ctx context.Context) error { return s.Exec.APIServer(ctx, args[KubeAPIServer]) }),
+		s.probed(svcAPIServer, []string{svcEtcd}, func(ctx context.Context) error {
+			return s.Exec.APIServer(ctx, args[KubeAPIServer], c.apiServerHandlers())
+		}),
 		s.probed(svcCM, []string{svcAPIServer}, func(ctx context.Context) error { return s.Exec.ControllerManager(ctx, args[KubeControllerManager]) }),
 		s.probed(svcScheduler, []string{svcAPIServer}, func(ctx context.Context) error { return s.Exec.Scheduler(ctx, args[KubeScheduler]) }),
 		{Name: svcBootstrap, Needs: []string{svcAPIServer, svcCM}, Run: s.once(s.Host.Bootstrap)},
@@ -162,6 +181,8 @@ func (s *Server) Services() ([]service.Service, error) {
 		s.probed(svcKubeProxy, []string{svcAPIServer}, child(KubeProxy, s.Self, append([]string{"kube-proxy"}, args[KubeProxy]...))),
 		{Name: svcDNS, Needs: []string{svcBootstrap}, Run: s.Host.DNS},
 		s.probed(svcOpenShift, []string{svcAPIServer, svcCM}, s.Host.OpenShiftAPI),
+		{Name: svcOAuth, Needs: []string{svcOpenShift}, Run: s.Host.OAuth},
+		{Name: svcControllers, Needs: []string{svcBootstrap}, Run: s.Host.Controllers},
 	}, nil
 }
 

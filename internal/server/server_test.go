@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,7 +137,7 @@ func (f fakeExec) upstream(ctx context.Context, name string, args []string) erro
 	return f.w.component(ctx, name, nil)
 }
 
-func (f fakeExec) APIServer(ctx context.Context, args []string) error {
+func (f fakeExec) APIServer(ctx context.Context, args []string, _ map[string]http.Handler) error {
 	return f.upstream(ctx, server.KubeAPIServer, args)
 }
 
@@ -186,6 +187,14 @@ func (h fakeHost) OpenShiftAPI(ctx context.Context) error {
 	return h.w.component(ctx, server.OpenShiftAPIServer, nil)
 }
 
+func (h fakeHost) OAuth(ctx context.Context, ready func()) error {
+	return h.w.component(ctx, server.OAuthServer, ready)
+}
+
+func (h fakeHost) Controllers(ctx context.Context, ready func()) error {
+	return h.w.component(ctx, "controllers", ready)
+}
+
 func (h fakeHost) RemovePods(context.Context) error {
 	h.w.add("remove-pods")
 	h.w.mu.Lock()
@@ -213,7 +222,7 @@ func (s *syncBuffer) String() string {
 
 var allServices = []string{"etcd", server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler,
 	"bootstrap", "registry", "images", server.Containerd, server.Kubelet, server.KubeProxy, "dns",
-	server.OpenShiftAPIServer}
+	server.OpenShiftAPIServer, server.OAuthServer, "controllers"}
 
 const (
 	testSelf       = "/opt/test/bin/gantry"
@@ -414,7 +423,7 @@ func TestFlagsBuiltForEachComponent(t *testing.T) {
 	}
 
 	// The kubeconfigs reach the API server at the node IP with files that exist.
-	for _, user := range []string{"admin", "controller-manager", "scheduler", "kubelet", "kube-proxy", "dns", "openshift-apiserver"} {
+	for _, user := range []string{"admin", "controller-manager", "scheduler", "kubelet", "kube-proxy", "dns", "openshift-apiserver", "oauth-server", "controllers"} {
 		path := filepath.Join(dir, "kubeconfig", user+".kubeconfig")
 		kc, err := clientcmd.LoadFromFile(path)
 		if err != nil {
@@ -519,6 +528,8 @@ var startDependencies = []struct{ dependency, dependent string }{
 	{"bootstrap", "dns"},
 	{server.KubeAPIServer, server.OpenShiftAPIServer},
 	{server.KubeControllerManager, server.OpenShiftAPIServer}, // namespaces of deleted projects must be cleaned
+	{server.OpenShiftAPIServer, server.OAuthServer},           // users, identities and tokens live there
+	{"bootstrap", "controllers"},
 }
 
 func TestStartOrderFollowsDependencies(t *testing.T) {
@@ -612,7 +623,7 @@ func TestFailingComponentStopsEverything(t *testing.T) {
 		{
 			component:    server.KubeAPIServer,
 			err:          errors.New("listen tcp 10.127.0.1:6443: bind: address already in use"),
-			neverStarted: []string{server.KubeControllerManager, server.KubeScheduler, "bootstrap", server.Kubelet, server.KubeProxy, "dns", server.OpenShiftAPIServer},
+			neverStarted: []string{server.KubeControllerManager, server.KubeScheduler, "bootstrap", server.Kubelet, server.KubeProxy, "dns", server.OpenShiftAPIServer, server.OAuthServer, "controllers"},
 		},
 		{
 			component: server.Kubelet,
