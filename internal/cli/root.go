@@ -13,7 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gantry-dev/gantry/internal/cli/adm"
 	"github.com/gantry-dev/gantry/internal/cli/kubectl"
+	"github.com/gantry-dev/gantry/internal/cli/login"
+	"github.com/gantry-dev/gantry/internal/cli/policy"
 	"github.com/gantry-dev/gantry/internal/cli/start"
 	"github.com/gantry-dev/gantry/internal/cluster"
 	"github.com/gantry-dev/gantry/internal/server"
@@ -55,6 +58,11 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		withKubeconfig(configFlags, project.NewCommandNewProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProjects(configFlags, streams)),
+		policy.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }), // subcommands: flags are persistent
+		adm.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }),
+		login.NewCommandLogin(server.DefaultDataDir, streams), // not withKubeconfig: login writes the user's kubeconfig, never the admin's
+		withKubeconfig(configFlags, login.NewCommandLogout(configFlags, streams)),
+		withKubeconfig(configFlags, login.NewCommandWhoAmI(configFlags, streams)),
 		passthrough("kubelet", "Run the kubelet (started by gantry start)", func(cmd *cobra.Command) *cobra.Command {
 			return cluster.KubeletCommand(cmd.Context())
 		}),

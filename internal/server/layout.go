@@ -37,6 +37,9 @@ func (c *Config) kubeconfig(user string) string {
 	return filepath.Join(c.kubeconfigDir(), user+".kubeconfig")
 }
 
+// CAFile is the cluster CA's certificate in a data directory.
+func CAFile(dataDir string) string { return filepath.Join(dataDir, "pki", "ca.crt") }
+
 // AdminKubeconfig is the cluster-admin kubeconfig of a data directory.
 func AdminKubeconfig(dataDir string) string {
 	return filepath.Join(dataDir, "kubeconfig", "admin.kubeconfig")

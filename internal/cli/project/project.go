@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -67,7 +68,7 @@ func (s *session) use(project string) error {
 	if cur == nil {
 		return errors.New("the kubeconfig has no current context\nTry: gantry kubectl config use-context NAME")
 	}
-	name := contextName(project, s.server, cur.AuthInfo)
+	name := ContextName(project, s.server, cur.AuthInfo)
 	ctx := cur.DeepCopy()
 	ctx.Namespace = project
 	cfg.Contexts[name] = ctx
@@ -75,13 +76,31 @@ func (s *session) use(project string) error {
 	return clientcmd.ModifyConfig(s.flags.ToRawKubeConfigLoader().ConfigAccess(), *cfg, true)
 }
 
-// contextName is oc's: project/host-with-dashes:port/user.
-func contextName(project, server, user string) string {
+// ClusterNickname is oc's name for the kubeconfig cluster of a server URL:
+// host:port with the dots of the host turned into dashes (10-127-0-1:6443),
+// the port defaulted from the scheme when the URL has none.
+func ClusterNickname(server string) string {
 	host := server
 	if u, err := url.Parse(server); err == nil && u.Host != "" {
 		host = u.Host
+		if u.Port() == "" {
+			port := "443"
+			if u.Scheme == "http" {
+				port = "80"
+			}
+			host = net.JoinHostPort(u.Hostname(), port)
+		}
 	}
-	return project + "/" + strings.ReplaceAll(host, ".", "-") + "/" + user
+	return strings.ReplaceAll(host, ".", "-")
+}
+
+// ContextName is oc's name for a kubeconfig context: project/cluster/user,
+// with the cluster as ClusterNickname names it. user may be a kubeconfig
+// user nickname ("alice/10-127-0-1:6443", as gantry login and oc login name
+// them): only the part before the first "/" is used.
+func ContextName(project, server, user string) string {
+	user, _, _ = strings.Cut(user, "/")
+	return project + "/" + ClusterNickname(server) + "/" + user
 }
 
 // NewProjectOptions are the options of `new-project`.

@@ -1,0 +1,233 @@
+package policy
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	authorizationv1 "github.com/openshift/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func options(t *testing.T, kube *fake.Clientset, cluster bool) (*RoleOptions, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	return &RoleOptions{Cluster: cluster, Namespace: "web", RBAC: kube.RbacV1(),
+		IOStreams: genericiooptions.IOStreams{Out: out, ErrOut: errOut}}, out, errOut
+}
+
+func subjectNames(s []rbacv1.Subject) []string {
+	var out []string
+	for _, x := range s {
+		n := x.Kind + ":" + x.Name
+		if x.Namespace != "" {
+			n = x.Kind + ":" + x.Namespace + "/" + x.Name
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func TestAddRoleToUsersAndServiceAccounts(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset()
+	o, out, _ := options(t, kube, false)
+	o.RoleName, o.Users, o.ServiceAccounts = "edit", []string{"alice", "system:serviceaccount:ci:robot"}, []string{"builder"}
+	if err := o.AddRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), `clusterrole.rbac.authorization.k8s.io/edit added: ["alice" "system:serviceaccount:ci:robot" "builder"]`+"\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	b, err := kube.RbacV1().RoleBindings("web").Get(t.Context(), "edit", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.RoleRef != (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"}) {
+		t.Errorf("roleRef = %+v", b.RoleRef)
+	}
+	if got, want := subjectNames(b.Subjects), []string{"User:alice", "ServiceAccount:ci/robot", "ServiceAccount:web/builder"}; !slices.Equal(got, want) {
+		t.Errorf("subjects = %v, want %v", got, want)
+	}
+
+	// Again: nothing to do. Another user: a second binding, as oc makes.
+	out.Reset()
+	o.Users, o.ServiceAccounts = []string{"alice"}, nil
+	if err := o.AddRole(t.Context()); err != nil || out.String() != `clusterrole.rbac.authorization.k8s.io/edit added: "alice"`+"\n" {
+		t.Fatalf("re-add: %v %q", err, out)
+	}
+	o.Users = []string{"bob"}
+	if err := o.AddRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := kube.RbacV1().RoleBindings("web").List(t.Context(), metav1.ListOptions{})
+	if len(list.Items) != 2 || list.Items[1].Name != "edit-0" || list.Items[1].Subjects[0].Name != "bob" {
+		t.Errorf("bindings = %+v", list.Items)
+	}
+}
+
+func TestAddRoleWithBindingName(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "team"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "alice"}}})
+	o, _, _ := options(t, kube, false)
+	o.RoleName, o.Groups, o.BindingName = "view", []string{"devs"}, "team"
+	if err := o.AddRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := kube.RbacV1().RoleBindings("web").Get(t.Context(), "team", metav1.GetOptions{})
+	if got := subjectNames(b.Subjects); !slices.Equal(got, []string{"User:alice", "Group:devs"}) {
+		t.Errorf("subjects = %v", got)
+	}
+	o.RoleName = "edit"
+	err := o.AddRole(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `binding team is for clusterrole "view", not clusterrole "edit"`) {
+		t.Errorf("binding of another role: %v", err)
+	}
+}
+
+func TestRemoveRole(t *testing.T) {
+	t.Parallel()
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}
+	user := func(n string) rbacv1.Subject {
+		return rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: "User", Name: n}
+	}
+	kube := fake.NewClientset(
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "view"}, RoleRef: ref, Subjects: []rbacv1.Subject{user("alice"), user("bob")}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "view-0"}, RoleRef: ref, Subjects: []rbacv1.Subject{user("alice")}},
+	)
+	o, out, _ := options(t, kube, false)
+	o.RoleName, o.Users = "view", []string{"alice"}
+	if err := o.RemoveRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != `clusterrole.rbac.authorization.k8s.io/view removed: "alice"`+"\n" {
+		t.Errorf("output %q", out)
+	}
+	list, _ := kube.RbacV1().RoleBindings("web").List(t.Context(), metav1.ListOptions{})
+	if len(list.Items) != 1 || !slices.Equal(subjectNames(list.Items[0].Subjects), []string{"User:bob"}) {
+		t.Errorf("bindings left = %+v, want view with bob (view-0 emptied and deleted)", list.Items)
+	}
+	err := o.RemoveRole(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "unable to find target [alice]") {
+		t.Errorf("second removal: %v", err)
+	}
+	o.RoleName = "admin"
+	err = o.RemoveRole(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `unable to locate any RoleBinding for ClusterRole "admin"`) {
+		t.Errorf("removal of an unbound role: %v", err)
+	}
+}
+
+func TestClusterRoleCommands(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset()
+	o, out, _ := options(t, kube, true)
+	o.RoleName, o.Groups = "cluster-reader", []string{"auditors"}
+	if err := o.AddRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != `clusterrole.rbac.authorization.k8s.io/cluster-reader added: "auditors"`+"\n" {
+		t.Errorf("output %q", out)
+	}
+	b, err := kube.RbacV1().ClusterRoleBindings().Get(t.Context(), "cluster-reader", metav1.GetOptions{})
+	if err != nil || !slices.Equal(subjectNames(b.Subjects), []string{"Group:auditors"}) {
+		t.Fatalf("binding = %+v %v", b, err)
+	}
+	if err := o.RemoveRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Get(t.Context(), "cluster-reader", metav1.GetOptions{}); err == nil {
+		t.Error("emptied cluster role binding kept")
+	}
+}
+
+func TestEmptiedBindingOptedOutOfUpdatesIsKept(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset(&rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "self-provisioners", Annotations: map[string]string{rbacv1.AutoUpdateAnnotationKey: "false"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "self-provisioner"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "system:authenticated:oauth"}},
+	})
+	o, _, _ := options(t, kube, true)
+	o.RoleName, o.Groups = "self-provisioner", []string{"system:authenticated:oauth"}
+	if err := o.RemoveRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := kube.RbacV1().ClusterRoleBindings().Get(t.Context(), "self-provisioners", metav1.GetOptions{})
+	if err != nil || len(b.Subjects) != 0 {
+		t.Errorf("binding = %+v %v, want it kept and empty", b, err)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset()
+	tests := []struct {
+		name string
+		edit func(o *RoleOptions)
+		want string
+	}{
+		{"nobody", func(o *RoleOptions) {}, "name at least one user"},
+		{"full name with -z", func(o *RoleOptions) { o.ServiceAccounts = []string{"system:serviceaccount:a:b"} }, "-z takes the short name"},
+		{"bad sa", func(o *RoleOptions) { o.ServiceAccounts = []string{"Bad_Name"} }, "not a valid service account name"},
+		{"role in another project", func(o *RoleOptions) { o.Users = []string{"a"}; o.RoleNamespace = "other" }, `cannot refer to a role in project "other"`},
+		{"no project", func(o *RoleOptions) { o.Users = []string{"a"}; o.Namespace = "" }, "no project selected"},
+	}
+	for _, tc := range tests {
+		o, _, _ := options(t, kube, false)
+		o.RoleName = "view"
+		tc.edit(o)
+		if err := o.AddRole(t.Context()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if len(kube.Actions()) != 0 {
+		t.Errorf("invalid commands called the API: %v", kube.Actions())
+	}
+}
+
+func TestRoleInTheProject(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset()
+	o, out, _ := options(t, kube, false)
+	o.RoleName, o.RoleNamespace, o.Users = "deployer-helper", "web", []string{"alice"}
+	if err := o.AddRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != `role.rbac.authorization.k8s.io/deployer-helper added: "alice"`+"\n" {
+		t.Errorf("output %q", out)
+	}
+	b, _ := kube.RbacV1().RoleBindings("web").Get(t.Context(), "deployer-helper", metav1.GetOptions{})
+	if b.RoleRef.Kind != "Role" {
+		t.Errorf("roleRef = %+v", b.RoleRef)
+	}
+}
+
+func TestPrintWhoCan(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	printWhoCan(&b, "delete", schema.GroupResource{Group: "route.openshift.io", Resource: "routes"}, &authorizationv1.ResourceAccessReviewResponse{
+		Namespace: "web", UsersSlice: []string{"alice", "bob"}, GroupsSlice: nil, EvaluationError: "rolebinding web/x refers to a missing role"})
+	want := `
+Namespace: web
+Verb:      delete
+Resource:  routes.route.openshift.io
+
+Users:  alice
+        bob
+
+Groups: none
+
+Error during evaluation, results may not be complete: rolebinding web/x refers to a missing role
+`
+	if b.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
