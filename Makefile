@@ -17,7 +17,7 @@ help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: ## Install what Gantry needs from Debian (containerd, runc, CNI plugins, iptables)
+deps: ## Install what Gantry and its tests need from Debian (containerd, runc, CNI plugins, iptables, slapd)
 	@hack/install-deps.sh
 
 .PHONY: build
@@ -37,7 +37,7 @@ integration: deps build ## Integration and end-to-end tests against a real clust
 	GANTRY_BIN=$(CURDIR)/$(BIN) $(GO) test -p 1 -count=1 -timeout 30m ./test/...
 
 .PHONY: test
-test: vet unit integration ## Everything CI runs: vet, unit, integration and e2e tests
+test: deps vet unit integration ## Everything CI runs (installs what it needs first): vet, unit, integration and e2e tests
 
 .PHONY: vet
 vet: ## go vet and gofmt
