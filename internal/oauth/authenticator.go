@@ -77,13 +77,9 @@ const WebhookUser = "system:gantry:kube-apiserver-token-webhook"
 // in, TokenReview out). Callers must present a client certificate from clientCAs with the common name
 // WebhookUser.
 func (a *Authenticator) TokenReviewHandler(clientCAs *x509.CertPool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return onlyClient(clientCAs, WebhookUser, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST a TokenReview", http.StatusMethodNotAllowed)
-			return
-		}
-		if !clientIs(r, clientCAs, WebhookUser) {
-			http.Error(w, "the token-review webhook answers only kube-apiserver's client certificate", http.StatusForbidden)
 			return
 		}
 		var review authenticationv1.TokenReview
@@ -108,6 +104,17 @@ func (a *Authenticator) TokenReviewHandler(clientCAs *x509.CertPool) http.Handle
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(&out)
+	}))
+}
+
+// onlyClient lets only the client certificate of commonName from cas reach next.
+func onlyClient(cas *x509.CertPool, commonName string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !clientIs(r, cas, commonName) {
+			http.Error(w, "this webhook answers only kube-apiserver's client certificate", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -121,9 +121,10 @@ func New(cfg Config) (*Server, error) {
 // Authenticator is the server's token authenticator.
 func (s *Server) Authenticator() *Authenticator { return s.auth }
 
-// Handler serves the OAuth endpoints. tokenReviewCAs verifies the client certificate of
-// kube-apiserver on the token-review webhook (nil: no webhook).
-func (s *Server) Handler(tokenReviewCAs *x509.CertPool) http.Handler {
+// Handler serves the OAuth endpoints. webhookCAs verifies the client certificate of kube-apiserver
+// on its webhooks: the token review, and authz (an authorization webhook) when not nil. Without
+// webhookCAs, there are no webhooks.
+func (s *Server) Handler(webhookCAs *x509.CertPool, authz http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/oauth/authorize", s.authorize)
 	mux.HandleFunc("/oauth/authorize/approve", s.approve)
@@ -137,8 +138,11 @@ func (s *Server) Handler(tokenReviewCAs *x509.CertPool) http.Handler {
 	mux.HandleFunc("/logout", s.logout)
 	mux.Handle("/.well-known/oauth-authorization-server", MetadataHandler(s.cfg.Issuer))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	if tokenReviewCAs != nil {
-		mux.Handle("/tokenreview", s.auth.TokenReviewHandler(tokenReviewCAs))
+	if webhookCAs != nil {
+		mux.Handle("/tokenreview", s.auth.TokenReviewHandler(webhookCAs))
+		if authz != nil {
+			mux.Handle("/subjectaccessreview", onlyClient(webhookCAs, WebhookUser, authz))
+		}
 	}
 	return secureHeaders(mux)
 }
@@ -193,8 +197,10 @@ func MetadataHandler(issuer string) http.Handler {
 type ServeOptions struct {
 	Address           string // host:port
 	CertFile, KeyFile string
-	// ClientCAFile verifies kube-apiserver's certificate on the token-review webhook.
+	// ClientCAFile verifies kube-apiserver's certificate on the webhooks.
 	ClientCAFile string
+	// AuthorizationWebhook, if set, is served at /subjectaccessreview to kube-apiserver.
+	AuthorizationWebhook http.Handler
 }
 
 // Run waits for the caches, then serves until ctx is done; ready is called once it listens.
@@ -222,7 +228,7 @@ func (s *Server) Run(ctx context.Context, o ServeOptions, ready func()) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: s.Handler(cas),
+		Handler: s.Handler(cas, o.AuthorizationWebhook),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,

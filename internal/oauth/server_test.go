@@ -128,7 +128,7 @@ func newEnv(t *testing.T, extraClients ...*oauthv1.OAuthClient) *env {
 		t.Fatal(err)
 	}
 	e.srv = srv
-	e.ts.Config.Handler = srv.Handler(nil)
+	e.ts.Config.Handler = srv.Handler(nil, nil)
 	return e
 }
 

@@ -47,10 +47,14 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 		}
 	}
 	// kube-apiserver reaches the OAuth server's token-review webhook with its own client certificate.
-	return writeKubeconfig(c.tokenWebhookKubeconfig(), c.OAuthURL()+"/tokenreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient)
+	if err := writeKubeconfig(c.tokenWebhookKubeconfig(), c.OAuthURL()+"/tokenreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient); err != nil {
+		return err
+	}
+	return writeKubeconfig(c.authzWebhookKubeconfig(), c.OAuthURL()+"/subjectaccessreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient)
 }
 
 func (c *Config) tokenWebhookKubeconfig() string { return c.kubeconfig("token-webhook") }
+func (c *Config) authzWebhookKubeconfig() string { return c.kubeconfig("authorization-webhook") }
 
 // restConfig loads a client configuration from one of the kubeconfigs.
 func (c *Config) restConfig(user string) (*rest.Config, error) {

@@ -20,8 +20,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
 	"k8s.io/klog/v2"
 
+	"github.com/gantry-dev/gantry/internal/authz"
 	"github.com/gantry-dev/gantry/internal/oauth"
 	"github.com/gantry-dev/gantry/internal/oauth/identitymapper"
 	"github.com/gantry-dev/gantry/internal/oauth/idp"
@@ -153,10 +155,20 @@ func (m *machine) OAuth(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
+	// kube-apiserver's authorization webhook is served here too: it needs the same caller check.
+	kube, err := m.client("oauth-server")
+	if err != nil {
+		return err
+	}
+	rbac := informers.NewSharedInformerFactory(kube, 10*time.Minute)
+	evaluator := authz.NewEvaluator(rbac.Rbac().V1())
+	rbac.Start(ctx.Done())
+	defer rbac.Shutdown()
 	addr := net.JoinHostPort(m.cfg.NodeIP.String(), fmt.Sprint(OAuthPort))
 	return srv.Run(ctx, oauth.ServeOptions{
 		Address: addr, CertFile: m.certs.OAuthServing.CertFile, KeyFile: m.certs.OAuthServing.KeyFile,
-		ClientCAFile: m.certs.CA.CertFile,
+		ClientCAFile:         m.certs.CA.CertFile,
+		AuthorizationWebhook: authz.ProjectWebhook{Evaluator: evaluator},
 	}, ready)
 }
 

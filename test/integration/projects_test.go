@@ -276,3 +276,45 @@ func TestOtherProjectsObjectsDoNotLeak(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A project's admin may change and delete the project itself (through kube-apiserver's authorization
+// webhook, since RBAC sees projects/NAME as a cluster-scoped resource), and nobody else's.
+func TestProjectAdminsManageTheirOwnProjectOnly(t *testing.T) {
+	ctx := t.Context()
+	owner := cluster.TokenConfig(newUser(t, "proj-owner"))
+	other := cluster.TokenConfig(newUser(t, "proj-other"))
+	for _, c := range []struct {
+		cfg  *rest.Config
+		name string
+	}{{owner, "proj-owner-app"}, {other, "proj-other-app"}} {
+		if _, err := projects(t, c.cfg).ProjectV1().ProjectRequests().Create(ctx, &projectv1.ProjectRequest{ObjectMeta: metav1.ObjectMeta{Name: c.name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), c.name, metav1.DeleteOptions{})
+		})
+	}
+	pc := projects(t, owner).ProjectV1().Projects()
+	// Changing the display name: an update of the project itself.
+	err := harness.Eventually(ctx, 30*time.Second, func(ctx context.Context) error {
+		p, err := pc.Get(ctx, "proj-owner-app", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		p.Annotations["openshift.io/display-name"] = "Renamed"
+		_, err = pc.Update(ctx, p, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the admin updates her project: %v", err)
+	}
+	if err := pc.Delete(ctx, "proj-other-app", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting another user's project: %v, want Forbidden or NotFound", err)
+	}
+	if err := pc.Delete(ctx, "proj-owner-app", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("the admin deletes her project: %v", err)
+	}
+	if _, err := projects(t, other).ProjectV1().Projects().Get(ctx, "proj-other-app", metav1.GetOptions{}); err != nil {
+		t.Errorf("the other project was touched: %v", err)
+	}
+}
