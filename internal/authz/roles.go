@@ -15,6 +15,7 @@ const (
 	ClusterStatus         = "cluster-status"
 	PublicInfoViewer      = "system:openshift:public-info-viewer"
 	TokenManager          = "system:openshift:useroauthaccesstoken-manager"
+	TokenDeleter          = "system:oauth-token-deleter"
 	ImagePuller           = "system:image-puller"
 	ImagePusher           = "system:image-pusher"
 	ImageBuilder          = "system:image-builder"
@@ -205,6 +206,11 @@ func ClusterRoles() []rbacv1.ClusterRole {
 		clusterRole(TokenManager, nil,
 			rule(verbs("get", "list", "watch", "delete"), oauthGroup, "useroauthaccesstokens"),
 		),
+		// `oc logout` deletes oauthaccesstokens/<sha256~hash of its token>, as in OpenShift: only
+		// the holder of a token knows its object name (listing tokens is for administrators).
+		clusterRole(TokenDeleter, nil,
+			rule(verbs("delete"), oauthGroup, "oauthaccesstokens", "oauthauthorizetokens"),
+		),
 		clusterRole(ImagePuller, nil,
 			rule(verbs("get"), imageGroup, "imagestreams/layers"),
 		),
@@ -284,5 +290,6 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		clusterRoleBinding("cluster-status-binding", ClusterStatus, user.AllAuthenticated),
 		clusterRoleBinding(PublicInfoViewer, PublicInfoViewer, user.AllAuthenticated, user.AllUnauthenticated),
 		clusterRoleBinding(TokenManager, TokenManager, user.AllAuthenticated),
+		clusterRoleBinding(TokenDeleter, TokenDeleter, user.AllAuthenticated),
 	}
 }

@@ -185,7 +185,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, cl client)
 			if g, err := s.mapIdentity(r.Context(), p, id); err == nil {
 				return g, false
 			} else {
-				s.pages.error(w, http.StatusForbidden, "Your identity could not be mapped to a user.", err.Error())
+				s.pages.error(w, http.StatusForbidden, errNotMapped, errNotMappedDetail)
 				return grant{}, true
 			}
 		}
@@ -220,7 +220,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) (grant, bool)
 			}
 			g, err := s.mapIdentity(r.Context(), p, id)
 			if err != nil {
-				s.unauthorized(w, r, "Your identity could not be mapped to a user: "+err.Error())
+				s.unauthorized(w, r, errNotMapped+" "+errNotMappedDetail)
 				return grant{}, true
 			}
 			return g, false
@@ -231,7 +231,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) (grant, bool)
 	}
 	for _, p := range s.cfg.Providers {
 		if p.UseAsChallenger && p.Request != nil && p.ChallengeURL != "" {
-			http.Redirect(w, r, expandProxyURL(p.ChallengeURL, s.cfg.Issuer+r.URL.RequestURI(), r.URL.RawQuery), http.StatusFound)
+			http.Redirect(w, r, idp.ExpandRedirectURL(p.ChallengeURL, s.external(r.URL)), http.StatusFound)
 			return grant{}, true
 		}
 	}
@@ -256,11 +256,21 @@ func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, detail str
 	_, _ = fmt.Fprintln(w, msg)
 }
 
-// expandProxyURL fills ${url} and ${query} of a request-header provider's URL, as OpenShift does.
-func expandProxyURL(tmpl, thenURL, query string) string {
-	out := strings.ReplaceAll(tmpl, "${url}", url.QueryEscape(thenURL))
-	return strings.ReplaceAll(out, "${query}", query)
+// external is u (a request URL of this server) as an absolute URL under the issuer.
+func (s *Server) external(u *url.URL) *url.URL {
+	out, err := url.Parse(s.cfg.Issuer + u.RequestURI())
+	if err != nil {
+		return u
+	}
+	return out
 }
+
+// What a person sees when their identity is not mapped to a user; the reason (which may name other
+// users) goes only to the log.
+const (
+	errNotMapped       = "Your identity could not be mapped to a user."
+	errNotMappedDetail = "Ask an administrator: the reason is in the OAuth server's log."
+)
 
 // mapIdentity turns an identity into the grant of its user.
 func (s *Server) mapIdentity(ctx context.Context, p idp.Provider, id *idp.Identity) (grant, error) {

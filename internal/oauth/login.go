@@ -85,7 +85,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusFound)
 	case p.Request != nil && p.LoginURL != "":
 		thenURL, _ := localAuthorizeURL(then)
-		http.Redirect(w, r, expandProxyURL(p.LoginURL, s.cfg.Issuer+then, thenURL.RawQuery), http.StatusFound)
+		http.Redirect(w, r, idp.ExpandRedirectURL(p.LoginURL, s.external(thenURL)), http.StatusFound)
 	default:
 		s.pages.error(w, http.StatusForbidden, "This identity provider has no login page.", "ask an administrator to set its loginURL")
 	}
@@ -124,7 +124,7 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, p idp.Pro
 func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, p idp.Provider, id *idp.Identity, then string) {
 	g, err := s.mapIdentity(r.Context(), p, id)
 	if err != nil {
-		s.pages.error(w, http.StatusForbidden, "Your identity could not be mapped to a user.", err.Error())
+		s.pages.error(w, http.StatusForbidden, errNotMapped, errNotMappedDetail)
 		return
 	}
 	if err := s.sessions.set(w, session{UserName: g.UserName, UserUID: g.UserUID}); err != nil {

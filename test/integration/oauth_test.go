@@ -178,6 +178,12 @@ func TestUsersSeeOnlyTheirOwnTokens(t *testing.T) {
 	if _, err := whoami(t.Context(), cluster.TokenConfig(frank)); err != nil {
 		t.Errorf("frank's token stopped working: %v", err)
 	}
+	// What the real `oc logout` does: delete oauthaccesstokens/<its name>; a user may (only the
+	// holder of a token knows that name).
+	fc := oauthclient.NewForConfigOrDie(cluster.TokenConfig(frank))
+	if err := fc.OauthV1().OAuthAccessTokens().Delete(t.Context(), oauth.ObjectName(frank), metav1.DeleteOptions{}); err != nil {
+		t.Errorf("frank deletes his token as oc logout does: %v", err)
+	}
 }
 
 func TestGroupMembershipComesFromGroups(t *testing.T) {
