@@ -133,4 +133,3 @@ func clientIs(r *http.Request, cas *x509.CertPool, commonName string) bool {
 	}
 	return leaf.Subject.CommonName == commonName
 }
-

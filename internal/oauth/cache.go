@@ -98,4 +98,3 @@ func (c *cache) groupsOf(user string) ([]string, error) {
 	}
 	return names, nil
 }
-

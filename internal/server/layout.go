@@ -40,6 +40,10 @@ func (c *Config) kubeconfig(user string) string {
 // CAFile is the cluster CA's certificate in a data directory.
 func CAFile(dataDir string) string { return filepath.Join(dataDir, "pki", "ca.crt") }
 
+// PublicCAFile is a copy of the CA certificate that every user of the machine can read (the pki
+// directory holds keys and is root's only), so that `gantry login` trusts the local cluster.
+func PublicCAFile(dataDir string) string { return filepath.Join(dataDir, "ca.crt") }
+
 // AdminKubeconfig is the cluster-admin kubeconfig of a data directory.
 func AdminKubeconfig(dataDir string) string {
 	return filepath.Join(dataDir, "kubeconfig", "admin.kubeconfig")
@@ -120,4 +124,20 @@ func (c *Config) ensurePKI() (*certs, error) {
 		return nil, err
 	}
 	return &k, nil
+}
+
+// copyFile writes src's content to dst with mode, replacing dst atomically.
+func copyFile(src, dst string, mode os.FileMode) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
 }

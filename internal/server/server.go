@@ -101,6 +101,9 @@ func (s *Server) Prepare() error {
 		return err
 	}
 	s.certs = k
+	if err := copyFile(k.CA.CertFile, PublicCAFile(c.DataDir), 0o644); err != nil {
+		return err
+	}
 	if err := c.writeKubeconfigs(k); err != nil {
 		return err
 	}

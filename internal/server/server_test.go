@@ -308,7 +308,9 @@ func TestFlagsBuiltForEachComponent(t *testing.T) {
 			"--advertise-address=10.127.0.1",
 			"--bind-address=10.127.0.1",
 			"--secure-port=6443",
-			"--authorization-mode=Node,RBAC",
+			"--authorization-mode=Node,RBAC,Webhook",
+			"--authentication-token-webhook-config-file=" + filepath.Join(dir, "kubeconfig", "token-webhook.kubeconfig"),
+			"--authorization-webhook-config-file=" + filepath.Join(dir, "kubeconfig", "authorization-webhook.kubeconfig"),
 			"--enable-aggregator-routing=true",
 			"--service-account-issuer=https://kubernetes.default.svc",
 		},
@@ -420,6 +422,14 @@ func TestFlagsBuiltForEachComponent(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("etcd: %v", err)
 		}
+	}
+
+	// Every user of the machine can read the CA (for gantry login), and no key.
+	if fi, err := os.Stat(server.PublicCAFile(dir)); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("public CA file: %v %v, want mode 0644", fi, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "pki")); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("pki directory: %v %v, want it private to root", fi, err)
 	}
 
 	// The kubeconfigs reach the API server at the node IP with files that exist.

@@ -121,7 +121,7 @@ func (e *env) config() *clientcmdapi.Config {
 }
 
 // trustCA makes the local Gantry data directory hold the fake server's CA.
-func (e *env) trustCA() { e.srv.caFile(e.t, server.CAFile(e.dataDir)) }
+func (e *env) trustCA() { e.srv.caFile(e.t, server.PublicCAFile(e.dataDir)) }
 
 func contains(t *testing.T, text string, want ...string) {
 	t.Helper()

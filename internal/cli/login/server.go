@@ -122,7 +122,7 @@ func describeCertificateError(err error) string {
 func connectionError(server string, err error) error {
 	if cerr, ok := certificateError(err); ok {
 		return fmt.Errorf("%s\nTry: gantry login %s --certificate-authority=FILE with the CA that signed the server's certificate "+
-			"(gantry start keeps it in /var/lib/gantry/pki/ca.crt), or --insecure-skip-tls-verify to skip the check "+
+			"(gantry start keeps it in /var/lib/gantry/ca.crt), or --insecure-skip-tls-verify to skip the check "+
 			"(then anyone on the network path could read your password and token)", describeCertificateError(cerr), server)
 	}
 	var rec tls.RecordHeaderError
@@ -187,12 +187,12 @@ func (o *LoginOptions) connect() (*rest.Config, error) {
 	cerr, ok := certificateError(err)
 	if !ok || o.CAFile != "" {
 		if ok {
-			return nil, fmt.Errorf("%s It is not signed by --certificate-authority %s.\nTry: give the CA that signed the server's certificate (gantry start keeps it in /var/lib/gantry/pki/ca.crt)", describeCertificateError(cerr), o.CAFile)
+			return nil, fmt.Errorf("%s It is not signed by --certificate-authority %s.\nTry: give the CA that signed the server's certificate (gantry start keeps a copy in /var/lib/gantry/ca.crt)", describeCertificateError(cerr), o.CAFile)
 		}
 		return nil, connectionError(o.Server, err)
 	}
 	// The kubeconfig's CA (if any) does not verify the server: the local cluster's may.
-	if pem, rerr := os.ReadFile(server.CAFile(o.DataDir)); rerr == nil {
+	if pem, rerr := os.ReadFile(server.PublicCAFile(o.DataDir)); rerr == nil {
 		local := rest.CopyConfig(cfg)
 		local.CAFile, local.CAData = "", pem
 		if probe(local) == nil {
