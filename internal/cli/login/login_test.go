@@ -120,8 +120,12 @@ func (e *env) config() *clientcmdapi.Config {
 	return kc
 }
 
-// trustCA makes the local Gantry data directory hold the fake server's CA.
-func (e *env) trustCA() { e.srv.caFile(e.t, server.PublicCAFile(e.dataDir)) }
+// trustCA makes the local Gantry data directory hold the fake server's CA, where gantry start keeps
+// it: in the private pki directory and the copy every user can read.
+func (e *env) trustCA() {
+	e.srv.caFile(e.t, server.CAFile(e.dataDir))
+	e.srv.caFile(e.t, server.PublicCAFile(e.dataDir))
+}
 
 func contains(t *testing.T, text string, want ...string) {
 	t.Helper()
