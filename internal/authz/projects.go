@@ -31,7 +31,8 @@ func (p ProjectWebhook) Decide(spec authorizationv1.SubjectAccessReviewSpec) aut
 	a := spec.ResourceAttributes
 	if a == nil || a.Group != ProjectGroup || a.Resource != "projects" || a.Subresource != "" || a.Name == "" ||
 		a.Namespace != "" || !slices.Contains(projectVerbs, a.Verb) {
-		return authorizationv1.SubjectAccessReviewStatus{Reason: "no opinion: only named project requests are decided here"}
+		// No reason: kube-apiserver appends it to every denial message.
+		return authorizationv1.SubjectAccessReviewStatus{}
 	}
 	if !p.Evaluator.HasSynced() {
 		return authorizationv1.SubjectAccessReviewStatus{EvaluationError: ErrNotSynced.Error()}

@@ -20,6 +20,10 @@ func TestProjectWebhookLetsProjectRolesActOnTheirProject(t *testing.T) {
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "view"}, RoleRef: viewRef, Subjects: []rbacv1.Subject{grp("auditors")}},
 	)
 	w := ProjectWebhook{Evaluator: e}
+	// kube-apiserver appends a reason to every denial: none when the webhook has no opinion.
+	if st := w.Decide(authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Resource: "secrets"}}); st.Reason != "" || st.Allowed {
+		t.Errorf("an unrelated request: %+v, want no opinion and no reason", st)
+	}
 	ask := func(user string, groups []string, verb, group, resource, namespace, name string) bool {
 		st := w.Decide(authorizationv1.SubjectAccessReviewSpec{User: user, Groups: groups,
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Group: group, Resource: resource, Namespace: namespace, Name: name}})
