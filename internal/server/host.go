@@ -36,12 +36,13 @@ import (
 type machine struct {
 	cfg   *Config
 	certs *certs
+	oauth *oauthSetup
 	http  map[string]*http.Client
 }
 
 // NewHost returns the Host that acts on this machine. s.Prepare must have run.
 func NewHost(s *Server) (Host, error) {
-	m := &machine{cfg: &s.Config, certs: s.certs, http: map[string]*http.Client{}}
+	m := &machine{cfg: &s.Config, certs: s.certs, oauth: s.oauth, http: map[string]*http.Client{}}
 	pool := x509.NewCertPool()
 	caPEM, err := os.ReadFile(s.certs.CA.CertFile)
 	if err != nil {

@@ -39,10 +39,35 @@ func HTPasswdFile(dataDir string) string { return filepath.Join(dataDir, "oauth"
 
 func (c *Config) sessionSecretsFile() string { return filepath.Join(c.oauthDir(), "session-secrets") }
 
+// oauthSetup is the OAuth configuration and its identity providers, checked before anything starts.
+type oauthSetup struct {
+	config    *osinv1.OAuthConfig
+	providers []idp.Provider
+}
+
 // prepareOAuth creates the session secrets and, without an OAuth configuration file, the htpasswd file
-// with the admin user. It returns the admin password when it made one: it is shown once and stored
-// only as a bcrypt hash.
-func (c *Config) prepareOAuth() (adminPassword string, err error) {
+// with the admin user, then loads the configuration and builds the identity providers, so that a
+// mistake in them stops `gantry start` before any component runs. It returns the admin password when
+// it made one: it is shown once and stored only as a bcrypt hash.
+func (c *Config) prepareOAuth() (adminPassword string, setup *oauthSetup, err error) {
+	if adminPassword, err = c.prepareOAuthFiles(); err != nil {
+		return "", nil, err
+	}
+	oc, err := c.oauthConfig()
+	if err != nil {
+		return "", nil, err
+	}
+	providers, err := idp.New(context.Background(), oc.IdentityProviders)
+	if err != nil {
+		if c.OAuthConfigFile != "" {
+			err = fmt.Errorf("--oauth-config %s: %w", c.OAuthConfigFile, err)
+		}
+		return "", nil, err
+	}
+	return adminPassword, &oauthSetup{config: oc, providers: providers}, nil
+}
+
+func (c *Config) prepareOAuthFiles() (adminPassword string, err error) {
 	if err := os.MkdirAll(c.oauthDir(), 0o700); err != nil {
 		return "", err
 	}
@@ -86,14 +111,7 @@ func (c *Config) oauthConfig() (*osinv1.OAuthConfig, error) {
 
 // OAuth runs the OAuth server on the node IP.
 func (m *machine) OAuth(ctx context.Context, ready func()) error {
-	oc, err := m.cfg.oauthConfig()
-	if err != nil {
-		return err
-	}
-	providers, err := idp.New(ctx, oc.IdentityProviders)
-	if err != nil {
-		return err
-	}
+	oc, providers := m.oauth.config, m.oauth.providers
 	rc, err := m.cfg.restConfig("oauth-server")
 	if err != nil {
 		return err

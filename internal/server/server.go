@@ -68,6 +68,7 @@ type Server struct {
 	ReadyTimeout time.Duration
 
 	certs *certs
+	oauth *oauthSetup
 }
 
 // Service names, in the order they become ready.
@@ -107,10 +108,11 @@ func (s *Server) Prepare() error {
 	if err := c.writeKubeconfigs(k); err != nil {
 		return err
 	}
-	password, err := c.prepareOAuth()
+	password, setup, err := c.prepareOAuth()
 	if err != nil {
 		return err
 	}
+	s.oauth = setup
 	if password != "" {
 		fmt.Fprintf(s.Out, "Created user %q with password %q: write it down, it is shown only this once.\n"+
 			"(Its bcrypt hash is in %s; delete that file to get a new password at the next start.)\n",

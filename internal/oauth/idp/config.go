@@ -293,10 +293,39 @@ func New(ctx context.Context, cfg []osinv1.IdentityProvider) ([]Provider, error)
 		errs = append(errs, k.build(ctx, &p, obj, fld)...)
 		providers = append(providers, p)
 	}
+	errs = append(errs, validateChallengers(providers)...)
 	if err := configError(errs); err != nil {
 		return nil, err
 	}
 	return providers, nil
+}
+
+// validateChallengers refuses what OpenShift 3 refuses: a client that asks for a challenge (oc login)
+// is either sent to one authenticating proxy (a request-header provider with a challengeURL) or
+// challenged for a password, never both — the redirect would come before any password is asked.
+func validateChallengers(providers []Provider) field.ErrorList {
+	var redirecting, challenging []string
+	for _, p := range providers {
+		switch {
+		case !p.UseAsChallenger:
+		case p.Request != nil && p.ChallengeURL != "":
+			redirecting = append(redirecting, p.Name)
+		case p.Password != nil:
+			challenging = append(challenging, p.Name)
+		}
+	}
+	fld := field.NewPath("identityProviders")
+	var errs field.ErrorList
+	if len(redirecting) > 1 {
+		errs = append(errs, field.Invalid(fld, strings.Join(redirecting, ", "),
+			"only one identity provider may send challenging clients to a challengeURL; set challenge: false on the others"))
+	}
+	if len(redirecting) > 0 && len(challenging) > 0 {
+		errs = append(errs, field.Invalid(fld, strings.Join(append(redirecting, challenging...), ", "),
+			fmt.Sprintf("cannot mix providers that redirect clients asking for challenges (%s) with providers that challenge them for a password (%s): set challenge: false on one side",
+				strings.Join(redirecting, ", "), strings.Join(challenging, ", "))))
+	}
+	return errs
 }
 
 // ConfigError lists everything wrong with an identity provider configuration.

@@ -12,6 +12,8 @@ import (
 	configv1 "github.com/openshift/api/config/v1"
 	osinv1 "github.com/openshift/api/osin/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/gantry-dev/gantry/internal/oauth/idp/idptest"
 )
 
 // masterConfig is the oauthConfig stanza of an OpenShift 3.2 master-config.yaml, inside the rest
@@ -261,5 +263,32 @@ func TestAllowAllAndDenyAll(t *testing.T) {
 	}
 	if _, ok, err := (DenyAll{}).AuthenticatePassword(ctx, "alice", "pw"); ok || err != nil {
 		t.Errorf("deny-all: ok=%v err=%v", ok, err)
+	}
+}
+
+func TestNewRefusesMixingRedirectingAndPasswordChallengers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := idptest.NewCA(t, dir).File
+	proxy := func(name string) osinv1.IdentityProvider {
+		return osinv1.IdentityProvider{Name: name, UseAsChallenger: true, Provider: runtime.RawExtension{Object: &osinv1.RequestHeaderIdentityProvider{
+			ChallengeURL: "https://proxy.example.com/challenge?${query}", ClientCA: ca, Headers: []string{"X-Remote-User"}}}}
+	}
+	_, err := New(context.Background(), []osinv1.IdentityProvider{
+		{Name: "local", UseAsChallenger: true, Provider: allowAll()}, proxy("proxy"),
+	})
+	if err == nil || !strings.Contains(err.Error(), "cannot mix providers that redirect clients asking for challenges (proxy) with providers that challenge them for a password (local)") {
+		t.Errorf("password and redirecting challengers together: %v", err)
+	}
+	_, err = New(context.Background(), []osinv1.IdentityProvider{proxy("p1"), proxy("p2")})
+	if err == nil || !strings.Contains(err.Error(), "only one identity provider may send challenging clients") {
+		t.Errorf("two redirecting challengers: %v", err)
+	}
+	// A proxy for browsers only beside password challengers is fine.
+	p := proxy("proxy")
+	p.UseAsChallenger, p.UseAsLogin = false, true
+	p.Provider.Object.(*osinv1.RequestHeaderIdentityProvider).LoginURL = "https://proxy.example.com/login?${query}"
+	if _, err := New(context.Background(), []osinv1.IdentityProvider{{Name: "local", UseAsChallenger: true, Provider: allowAll()}, p}); err != nil {
+		t.Errorf("browser-only proxy beside a password challenger: %v", err)
 	}
 }
