@@ -5,7 +5,10 @@
 #   [OC_USER=admin OC_PASSWORD=...] hack/oc-compat.sh /path/to/oc [data-dir]
 #
 # With OC_PASSWORD (e.g. the admin password gantry start printed), it also
-# checks oc login/whoami/logout against Gantry's OAuth server.
+# checks oc login/whoami/logout against Gantry's OAuth server. Run as root
+# against a cluster with the default htpasswd file, it also adds a user and
+# checks what a developer without any role does: log in, request a project,
+# grant a role in it, delete it, log out (and the token stops working).
 #
 # oc is not part of this repository: build it beside the project from a clone
 # of github.com/openshift/oc (go build -mod=vendor ./cmd/oc).
@@ -112,4 +115,22 @@ if [ -n "${OC_PASSWORD:-}" ]; then
   check "oc whoami -t" bash -c "'$OC' whoami -t | grep -q '^sha256~'"
   check "oc logout" "$OC" logout
   check "oc login with a wrong password fails (401)" bash -c "! '$OC' login '$SERVER' -u '$U' -p wrong-password 2>&1 | grep -q successful"
+fi
+
+HTPASSWD=$DATA/oauth/htpasswd
+if [ -w "$HTPASSWD" ] && command -v openssl >/dev/null; then
+  SERVER=$(KUBECONFIG="$DATA/kubeconfig/admin.kubeconfig" "$OC" whoami --show-server)
+  export KUBECONFIG=$WORK/dev-kubeconfig
+  DEV=oc-compat-dev-$$ DEVPASS=$(openssl rand -hex 12) DP=oc-compat-dev-$$
+  echo "$DEV:$(openssl passwd -apr1 "$DEVPASS")" >>"$HTPASSWD"
+  check "oc login -u $DEV (a developer without projects)" "$OC" login "$SERVER" -u "$DEV" -p "$DEVPASS" --certificate-authority="$DATA/ca.crt"
+  check "oc new-project $DP (as the developer)" "$OC" new-project "$DP"
+  check "oc policy add-role-to-user view bob -n $DP" "$OC" policy add-role-to-user view bob -n "$DP"
+  check "oc get rolebindings -n $DP" "$OC" get rolebindings -n "$DP"
+  check "oc delete project $DP (as its admin)" "$OC" delete project "$DP"
+  TOKEN=$("$OC" whoami -t)
+  check "oc logout (as the developer)" "$OC" logout
+  sleep 11 # kube-apiserver caches a token's review for 10 s
+  check "the token no longer works after oc logout" bash -c "! curl -sf --cacert '$DATA/ca.crt' -H 'Authorization: Bearer $TOKEN' '$SERVER/apis/user.openshift.io/v1/users/~' >/dev/null"
+  sed -i "/^$DEV:/d" "$HTPASSWD"
 fi

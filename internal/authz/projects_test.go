@@ -52,3 +52,17 @@ func TestProjectWebhookLetsProjectRolesActOnTheirProject(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveLegacyGroup(t *testing.T) {
+	for _, c := range [][3]string{
+		{"", "projectrequests", "project.openshift.io"},
+		{"", "builds/log", "build.openshift.io"},
+		{"", "pods", ""},
+		{"apps", "deployments", "apps"},
+		{"example.com", "routes", "example.com"},
+	} {
+		if got := ResolveLegacyGroup(c[0], c[1]); got != c[2] {
+			t.Errorf("ResolveLegacyGroup(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}

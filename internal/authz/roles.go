@@ -184,6 +184,9 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			// get too: the project storage filters what each caller sees.
 			rule(read, projectGroup, "projects"),
 			rule(verbs("create"), authzGroup, "selfsubjectrulesreviews"),
+			// Personal access reviews (no user or groups named: "may I...?"), which oc login and
+			// oc new-project ask; the review storage demands more to ask about someone else.
+			rule(verbs("create"), authzGroup, "subjectaccessreviews", "localsubjectaccessreviews"),
 			rule(verbs("create"), k8sAuthz, "selfsubjectaccessreviews", "selfsubjectrulesreviews"),
 			rule(read, rbac, "clusterroles"),
 			rule(verbs("get", "list"), storage, "storageclasses"),

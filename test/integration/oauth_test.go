@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "github.com/openshift/api/authorization/v1"
 	oauthv1 "github.com/openshift/api/oauth/v1"
 	projectv1 "github.com/openshift/api/project/v1"
 	userv1 "github.com/openshift/api/user/v1"
+	authorizationclient "github.com/openshift/client-go/authorization/clientset/versioned"
 	oauthclient "github.com/openshift/client-go/oauth/clientset/versioned"
 	userclient "github.com/openshift/client-go/user/clientset/versioned"
 	"github.com/openshift/library-go/pkg/oauth/oauthdiscovery"
@@ -318,5 +320,22 @@ func TestOAuthServerRefusesForeignRedirectsAndSendsSafeHeaders(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("token review without kube-apiserver's certificate: %s, want 403", resp.Status)
+	}
+}
+
+// oc login asks "may I list and create projectrequests?" with personal subject access reviews; every
+// user may ask about themselves, not about others.
+func TestUsersMayAskAboutThemselvesOnly(t *testing.T) {
+	cfg := cluster.TokenConfig(newUser(t, "oauth-jill"))
+	ac := authorizationclient.NewForConfigOrDie(cfg)
+	resp, err := ac.AuthorizationV1().SubjectAccessReviews().Create(t.Context(), &authorizationv1.SubjectAccessReview{
+		Action: authorizationv1.Action{Namespace: "default", Verb: "create", Resource: "projectrequests"}}, metav1.CreateOptions{})
+	if err != nil || !resp.Allowed {
+		t.Fatalf("may I create projectrequests: %+v %v, want allowed (self-provisioner)", resp, err)
+	}
+	_, err = ac.AuthorizationV1().SubjectAccessReviews().Create(t.Context(), &authorizationv1.SubjectAccessReview{
+		Action: authorizationv1.Action{Namespace: "default", Verb: "get", Resource: "secrets"}, User: "admin"}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("asking about admin: %v, want Forbidden", err)
 	}
 }

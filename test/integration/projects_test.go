@@ -318,3 +318,28 @@ func TestProjectAdminsManageTheirOwnProjectOnly(t *testing.T) {
 		t.Errorf("the other project was touched: %v", err)
 	}
 }
+
+// client-go 0.35 (oc 4.22) lists by watching with sendInitialEvents and waits for the bookmark that
+// ends the initial events: a user who sees only some projects must get it too (`oc delete project`
+// waits this way).
+func TestProjectWatchListEndsItsInitialEventsForUsers(t *testing.T) {
+	cfg := cluster.TokenConfig(newUser(t, "proj-watcher"))
+	yes := true
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	w, err := projects(t, cfg).ProjectV1().Projects().Watch(ctx, metav1.ListOptions{
+		SendInitialEvents: &yes, AllowWatchBookmarks: true, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for e := range w.ResultChan() {
+		if e.Type != watch.Bookmark {
+			continue
+		}
+		if p, ok := e.Object.(*projectv1.Project); ok && p.Annotations[metav1.InitialEventsAnnotationKey] == "true" {
+			return
+		}
+	}
+	t.Fatal("the watch ended without the bookmark that ends the initial events")
+}

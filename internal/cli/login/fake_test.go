@@ -1,19 +1,14 @@
 package login
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -22,9 +17,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gantry-dev/gantry/internal/oauth"
+	"github.com/gantry-dev/gantry/internal/oauth/idp/idptest"
 	projectv1 "github.com/openshift/api/project/v1"
 	userv1 "github.com/openshift/api/user/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -208,8 +203,7 @@ func (f *fakeServer) caller(r *http.Request) (string, bool) {
 func (f *fakeServer) authenticated(w http.ResponseWriter, r *http.Request) (string, bool) {
 	user, ok := f.caller(r)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-			Status: metav1.StatusFailure, Reason: metav1.StatusReasonUnauthorized, Code: http.StatusUnauthorized, Message: "Unauthorized"})
+		writeStatus(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized, "Unauthorized")
 	}
 	return user, ok
 }
@@ -253,8 +247,7 @@ func (f *fakeServer) getProject(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusForbidden, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status: metav1.StatusFailure, Reason: metav1.StatusReasonForbidden, Code: http.StatusForbidden})
+	writeStatus(w, http.StatusForbidden, metav1.StatusReasonForbidden, "")
 }
 
 func (f *fakeServer) review(w http.ResponseWriter, r *http.Request) {
@@ -292,12 +285,11 @@ func (f *fakeServer) deleteToken(w http.ResponseWriter, r *http.Request) {
 		if owner == user && oauth.ObjectName(token) == r.PathValue("name") {
 			delete(f.tokens, token)
 			f.deleted = append(f.deleted, r.PathValue("name"))
-			writeJSON(w, http.StatusOK, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess})
+			writeStatus(w, http.StatusOK, "", "")
 			return
 		}
 	}
-	writeJSON(w, http.StatusNotFound, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status: metav1.StatusFailure, Reason: metav1.StatusReasonNotFound, Code: http.StatusNotFound})
+	writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound, "")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -306,33 +298,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// clientCert writes a self-signed client certificate for commonName and returns its files (the
-// certificate also serves as a CA that signed nothing of the fake server).
+// writeStatus answers a Kubernetes Status: success for code 200, else a failure for reason.
+func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, message string) {
+	s := &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess}
+	if code != http.StatusOK {
+		s.Status, s.Reason, s.Code, s.Message = metav1.StatusFailure, reason, int32(code), message
+	}
+	writeJSON(w, code, s)
+}
+
+// clientCert writes a client certificate for commonName, signed by a CA of its own that signed
+// nothing of the fake server, and returns its files.
 func clientCert(t *testing.T, dir, commonName string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: commonName},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, commonName+".crt"), filepath.Join(dir, commonName+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	certFile, keyFile, _ = idptest.NewCA(t, t.TempDir()).Issue(t, dir, commonName, false)
 	return certFile, keyFile
 }

@@ -17,30 +17,40 @@ import (
 // NewCommand returns `gantry policy`. setup runs before any subcommand (the
 // root passes one that picks the local admin kubeconfig when none is set).
 func NewCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, setup func()) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "policy",
-		Short: "Manage who may do what in a project",
-		Long: `Grant and revoke project roles, and see who may act on a resource.
+	return NewGroupCommand("policy", "Manage who may do what in a project",
+		`Grant and revoke project roles, and see who may act on a resource.
 
 Roles (view, edit, admin, or any cluster role) are granted to users, groups and
 service accounts with role bindings in the current project. You can only grant
 permissions you hold yourself.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-		PersistentPreRun: func(*cobra.Command, []string) {
-			if setup != nil {
-				setup()
-			}
-		},
-	}
-	flags.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(
+		flags, setup,
 		newRoleCommand(flags, streams, roleVerb{use: "add-role-to-user", add: true, users: true}),
 		newRoleCommand(flags, streams, roleVerb{use: "remove-role-from-user", users: true}),
 		newRoleCommand(flags, streams, roleVerb{use: "add-role-to-group", add: true}),
 		newRoleCommand(flags, streams, roleVerb{use: "remove-role-from-group"}),
 		newWhoCanCommand(flags, streams),
 	)
+}
+
+// NewGroupCommand returns a command that only holds subcommands (alone, it
+// prints its help), such as `gantry policy` and `gantry adm`. With flags, the
+// kubeconfig flags reach every subcommand; setup, if any, runs before any of
+// them (a nested group passes nil for both and inherits its parent's).
+func NewGroupCommand(use, short, long string, flags *genericclioptions.ConfigFlags, setup func(), subcommands ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	if setup != nil {
+		cmd.PersistentPreRun = func(*cobra.Command, []string) { setup() }
+	}
+	if flags != nil {
+		flags.AddFlags(cmd.PersistentFlags())
+	}
+	cmd.AddCommand(subcommands...)
 	return cmd
 }
 

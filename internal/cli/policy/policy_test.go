@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -229,5 +230,36 @@ Error during evaluation, results may not be complete: rolebinding web/x refers t
 `
 	if b.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestCommandTree(t *testing.T) {
+	t.Parallel()
+	ran := false
+	var out bytes.Buffer
+	root := NewCommand(genericclioptions.NewConfigFlags(true), genericiooptions.NewTestIOStreamsDiscard(), func() { ran = true })
+	root.SetOut(&out)
+	for _, verb := range []string{"add-role-to-user", "remove-role-from-user", "add-role-to-group", "remove-role-from-group", "who-can"} {
+		cmd, _, err := root.Find([]string{verb})
+		if err != nil || cmd.Name() != verb {
+			t.Errorf("policy %s: %v", verb, err)
+			continue
+		}
+		// The kubeconfig flags reach every subcommand.
+		if cmd.Flag("kubeconfig") == nil || cmd.Flag("server") == nil || cmd.Flag("namespace") == nil {
+			t.Errorf("policy %s lacks the kubeconfig flags", verb)
+		}
+	}
+	// Alone, the command prints its help and needs no cluster.
+	root.SetArgs(nil)
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "Grant and revoke project roles") {
+		t.Errorf("policy alone: %v, output %q; want the help", err, out.String())
+	}
+	ran = false
+	// Without a cluster a subcommand fails after setup ran.
+	root.SilenceUsage, root.SilenceErrors = true, true
+	root.SetArgs([]string{"add-role-to-user", "--server", "https://127.0.0.1:1", "view", "alice", "-n", "web"})
+	if err := root.Execute(); !ran || err == nil {
+		t.Errorf("setup ran = %v, err = %v; want setup run and an error for the missing cluster", ran, err)
 	}
 }

@@ -134,6 +134,17 @@ func converged(t *testing.T) []runtime.Object {
 	return objs
 }
 
+// freshDefault is converged(t) with a new default account in place of the converged one: it has
+// only a token secret, which holds token ("": not filled by Kubernetes yet).
+func freshDefault(t *testing.T, token string) (*corev1.ServiceAccount, []runtime.Object) {
+	sa := account("p", Default)
+	objs := slices.DeleteFunc(converged(t), func(o runtime.Object) bool {
+		m := o.(metav1.Object)
+		return m.GetName() == Default || strings.HasPrefix(m.GetName(), "default-")
+	})
+	return sa, append(objs, sa, tokenSecret(sa, "default-token-zzzzz", token))
+}
+
 func TestCreatesAccountsAndBindingsInANewNamespace(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, []string{registry}, []runtime.Object{ns("p"), account("p", Default)})
@@ -181,13 +192,7 @@ func TestCreatesAccountsAndBindingsInANewNamespace(t *testing.T) {
 
 func TestWaitsForKubernetesToFillTheToken(t *testing.T) {
 	t.Parallel()
-	sa := account("p", Default)
-	objs := converged(t)
-	objs = slices.DeleteFunc(objs, func(o runtime.Object) bool {
-		m := o.(metav1.Object)
-		return m.GetName() == Default || strings.HasPrefix(m.GetName(), "default-")
-	})
-	objs = append(objs, sa, tokenSecret(sa, "default-token-zzzzz", ""))
+	_, objs := freshDefault(t, "")
 	f := newFixture(t, []string{registry}, objs)
 	f.sync("p")
 	if w := f.writes(); !slices.Equal(w, []string{"update serviceaccounts default"}) {
@@ -201,12 +206,7 @@ func TestWaitsForKubernetesToFillTheToken(t *testing.T) {
 
 func TestMakesTheDockercfgSecretFromTheToken(t *testing.T) {
 	t.Parallel()
-	sa := account("p", Default)
-	objs := slices.DeleteFunc(converged(t), func(o runtime.Object) bool {
-		m := o.(metav1.Object)
-		return m.GetName() == Default || strings.HasPrefix(m.GetName(), "default-")
-	})
-	objs = append(objs, sa, tokenSecret(sa, "default-token-zzzzz", "s3cret"))
+	sa, objs := freshDefault(t, "s3cret")
 	f := newFixture(t, []string{registry, "10.127.0.1:5000"}, objs)
 	f.sync("p")
 	// (builder's and deployer's secrets are updated for the second host too.)
@@ -323,12 +323,7 @@ func TestUpdatesDockercfgWhenRegistriesChange(t *testing.T) {
 
 func TestStaleCacheMakesNoSecondSecret(t *testing.T) {
 	t.Parallel()
-	sa := account("p", Default)
-	objs := slices.DeleteFunc(converged(t), func(o runtime.Object) bool {
-		m := o.(metav1.Object)
-		return m.GetName() == Default || strings.HasPrefix(m.GetName(), "default-")
-	})
-	objs = append(objs, sa, tokenSecret(sa, "default-token-zzzzz", "s3cret"))
+	sa, objs := freshDefault(t, "s3cret")
 	// The dockercfg secret exists but the cache has not seen it yet.
 	f := newFixture(t, []string{registry}, objs, dockercfgSecret(t, sa, "default-dockercfg-yyyyy", "default-token-zzzzz", "s3cret", registry))
 	f.sync("p")

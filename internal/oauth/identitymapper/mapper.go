@@ -194,16 +194,29 @@ func (m *Mapper) createUser(ctx context.Context, userName, identityName string, 
 	return u, nil
 }
 
-// claim creates the user, or takes the existing user only when it already lists the identity.
-func (m *Mapper) claim(ctx context.Context, userName, identityName string, id *idp.Identity) (*userv1.User, error) {
-	u, err := m.client.Users().Get(ctx, userName, metav1.GetOptions{})
+// userFor is what every mapping method does first with user userName: create it when there is
+// none, or take it when it already lists the identity (a login that stopped between the user and
+// the identity); done is true then, or err is set. Otherwise u is the existing user, which does
+// not list the identity, for the method to decide.
+func (m *Mapper) userFor(ctx context.Context, userName, identityName string, id *idp.Identity) (u *userv1.User, done bool, err error) {
+	u, err = m.client.Users().Get(ctx, userName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return m.createUser(ctx, userName, identityName, id)
+		u, err = m.createUser(ctx, userName, identityName, id)
+		return u, true, err
 	case err != nil:
-		return nil, fmt.Errorf("read user %q: %w", userName, err)
+		return nil, true, fmt.Errorf("read user %q: %w", userName, err)
 	case slices.Contains(u.Identities, identityName):
-		return u, nil // a login that stopped between the user and the identity
+		return u, true, nil
+	}
+	return u, false, nil
+}
+
+// claim creates the user, or takes the existing user only when it already lists the identity.
+func (m *Mapper) claim(ctx context.Context, userName, identityName string, id *idp.Identity) (*userv1.User, error) {
+	u, done, err := m.userFor(ctx, userName, identityName, id)
+	if done {
+		return u, err
 	}
 	has := "no identities"
 	if len(u.Identities) > 0 {
@@ -214,14 +227,9 @@ func (m *Mapper) claim(ctx context.Context, userName, identityName string, id *i
 
 // add creates the user, or adds the identity to the existing one.
 func (m *Mapper) add(ctx context.Context, userName, identityName string, id *idp.Identity) (*userv1.User, error) {
-	u, err := m.client.Users().Get(ctx, userName, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return m.createUser(ctx, userName, identityName, id)
-	case err != nil:
-		return nil, fmt.Errorf("read user %q: %w", userName, err)
-	case slices.Contains(u.Identities, identityName):
-		return u, nil
+	u, done, err := m.userFor(ctx, userName, identityName, id)
+	if done {
+		return u, err
 	}
 	u = u.DeepCopy()
 	u.Identities = append(u.Identities, identityName)
@@ -245,18 +253,12 @@ func (m *Mapper) generate(ctx context.Context, userName, identityName string, id
 		if i > 0 {
 			candidate += strconv.Itoa(i + 1)
 		}
-		u, err := m.client.Users().Get(ctx, candidate, metav1.GetOptions{})
+		u, done, err := m.userFor(ctx, candidate, identityName, id)
 		switch {
-		case apierrors.IsNotFound(err):
-			u, err = m.createUser(ctx, candidate, identityName, id)
-			if apierrors.IsAlreadyExists(err) {
-				continue // taken meanwhile: try the next name
-			}
+		case apierrors.IsAlreadyExists(err):
+			continue // created meanwhile: try the next name
+		case done:
 			return u, err
-		case err != nil:
-			return nil, fmt.Errorf("read user %q: %w", candidate, err)
-		case slices.Contains(u.Identities, identityName):
-			return u, nil
 		}
 	}
 	return nil, &RefusedError{Identity: identityName, Reason: fmt.Sprintf("the names %s to %s%d are all taken", userName, userName, generateLimit)}

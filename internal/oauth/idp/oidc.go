@@ -331,16 +331,7 @@ type discoveryDoc struct {
 
 // discover fetches the OpenID discovery document of issuer. An error means there is none to use.
 func (o *OpenID) discover(ctx context.Context, issuer string) (*discoveryDoc, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := o.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp, body, err := o.get(ctx, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -383,18 +374,7 @@ func splitJWT(raw string) (*jwtHeader, *jwtPayload, error) {
 
 // userInfo fetches the userinfo claims with the access token.
 func (o *OpenID) userInfo(ctx context.Context, accessToken string) (map[string]any, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.userInfoURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	resp, err := o.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp, body, err := o.get(ctx, o.userInfoURL, http.Header{"Authorization": {"Bearer " + accessToken}, "Accept": {"application/json"}})
 	if err != nil {
 		return nil, err
 	}
@@ -405,6 +385,28 @@ func (o *OpenID) userInfo(ctx context.Context, accessToken string) (map[string]a
 		return nil, errors.New("the provider answers with a signed or encrypted JWT, which is not supported; configure it to answer JSON")
 	}
 	return decodeClaims(func(v any) error { return json.Unmarshal(body, v) })
+}
+
+// get sends a GET with header to the provider over its client and returns the response with at
+// most 1 MiB of its body (the body is read and closed).
+func (o *OpenID) get(ctx context.Context, url string, header http.Header) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := o.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, body, nil
 }
 
 // decodeClaims reads claims keeping numbers exact.

@@ -185,63 +185,41 @@ func TestOpenIDRefusals(t *testing.T) {
 		}
 	})
 
-	t.Run("signature by a key the issuer does not publish", func(t *testing.T) {
-		t.Parallel()
-		op := startOP(t, idptest.OPOptions{ForeignJWKS: true})
-		p := openIDProvider(t, openIDConfig(op, false))
-		if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), "verify signature") {
-			t.Errorf("err %v; want a signature error", err)
-		}
-	})
-
-	t.Run("discovery names another issuer", func(t *testing.T) {
-		t.Parallel()
-		op := startOP(t, idptest.OPOptions{DiscoveryIssuer: "https://elsewhere.example.com"})
-		p := openIDProvider(t, openIDConfig(op, false))
-		if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), `names issuer "https://elsewhere.example.com"`) {
-			t.Errorf("err %v; want an issuer mismatch", err)
-		}
-	})
-
-	t.Run("userinfo about another subject", func(t *testing.T) {
-		t.Parallel()
-		op := startOP(t, idptest.OPOptions{UserInfoSubject: "someone-else"})
-		p := openIDProvider(t, openIDConfig(op, true))
-		if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), "userinfo is about subject someone-else") {
-			t.Errorf("err %v; want a subject mismatch", err)
-		}
-	})
-
-	t.Run("ID token issued to another party", func(t *testing.T) {
-		t.Parallel()
-		op := startOP(t, idptest.OPOptions{AuthorizedParty: "other-client"})
-		p := openIDProvider(t, openIDConfig(op, false))
-		if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), "issued to other-client (azp)") {
-			t.Errorf("err %v; want the azp refused", err)
-		}
-	})
-
-	t.Run("expired ID token", func(t *testing.T) {
-		t.Parallel()
-		op := startOP(t, idptest.OPOptions{})
-		p := openIDProvider(t, openIDConfig(op, false))
-		p.now = func() time.Time { return time.Now().Add(2 * time.Hour) } // fosite's ID tokens live an hour
-		if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), "expired") {
-			t.Errorf("err %v; want an expiry error", err)
-		}
-	})
-
-	t.Run("wrong CA", func(t *testing.T) {
-		t.Parallel()
-		op := startOP(t, idptest.OPOptions{})
-		other := idptest.NewCA(t, t.TempDir())
-		cfg := openIDConfig(op, false)
-		cfg.CA = other.File
-		p := openIDProvider(t, cfg)
-		if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), "certificate") {
-			t.Errorf("err %v; want a certificate error", err)
-		}
-	})
+	// Whole logins the checks of the ID token, the userinfo and TLS refuse.
+	for _, tc := range []struct {
+		name     string
+		opts     idptest.OPOptions
+		userInfo bool
+		// configure, when set, changes the provider stanza; later moves the provider's clock.
+		configure func(t *testing.T, cfg *osinv1.OpenIDIdentityProvider)
+		later     time.Duration
+		want      string
+	}{
+		{name: "signature by a key the issuer does not publish", opts: idptest.OPOptions{ForeignJWKS: true}, want: "verify signature"},
+		{name: "discovery names another issuer", opts: idptest.OPOptions{DiscoveryIssuer: "https://elsewhere.example.com"}, want: `names issuer "https://elsewhere.example.com"`},
+		{name: "userinfo about another subject", opts: idptest.OPOptions{UserInfoSubject: "someone-else"}, userInfo: true, want: "userinfo is about subject someone-else"},
+		{name: "ID token issued to another party", opts: idptest.OPOptions{AuthorizedParty: "other-client"}, want: "issued to other-client (azp)"},
+		{name: "expired ID token", later: 2 * time.Hour /* fosite's ID tokens live an hour */, want: "expired"},
+		{name: "wrong CA", configure: func(t *testing.T, cfg *osinv1.OpenIDIdentityProvider) {
+			cfg.CA = idptest.NewCA(t, t.TempDir()).File
+		}, want: "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			op := startOP(t, tc.opts)
+			cfg := openIDConfig(op, tc.userInfo)
+			if tc.configure != nil {
+				tc.configure(t, cfg)
+			}
+			p := openIDProvider(t, cfg)
+			if tc.later != 0 {
+				p.now = func() time.Time { return time.Now().Add(tc.later) }
+			}
+			if _, err := login(t, op, p, "state-0123456789"); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v; want an error saying %q", err, tc.want)
+			}
+		})
+	}
 
 	t.Run("the OP refuses", func(t *testing.T) {
 		t.Parallel()

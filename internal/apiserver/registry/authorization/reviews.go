@@ -32,55 +32,87 @@ import (
 // Callers need RBAC permission to create the review resource itself; the
 // questions are read-only.
 func Reviews(sar authorizationclient.SubjectAccessReviewInterface, eval *authz.Evaluator) map[string]rest.Storage {
+	sarAnswer, rarAnswer := authorizationv1.SubjectAccessReviewResponse{}, authorizationv1.ResourceAccessReviewResponse{}
 	return map[string]rest.Storage{
-		"subjectaccessreviews":       &subjectAccessREST{sar: sar},
-		"localsubjectaccessreviews":  &subjectAccessREST{sar: sar, local: true},
-		"resourceaccessreviews":      &resourceAccessREST{eval: eval},
-		"localresourceaccessreviews": &resourceAccessREST{eval: eval, local: true},
-		"selfsubjectrulesreviews":    &rulesREST{eval: eval, self: true},
-		"subjectrulesreviews":        &rulesREST{eval: eval},
+		"subjectaccessreviews":       &subjectAccessREST{review{&authorizationv1.SubjectAccessReview{}, "subjectaccessreview", false, sarAnswer}, sar},
+		"localsubjectaccessreviews":  &subjectAccessREST{review{&authorizationv1.LocalSubjectAccessReview{}, "localsubjectaccessreview", true, sarAnswer}, sar},
+		"resourceaccessreviews":      &resourceAccessREST{review{&authorizationv1.ResourceAccessReview{}, "resourceaccessreview", false, rarAnswer}, eval},
+		"localresourceaccessreviews": &resourceAccessREST{review{&authorizationv1.LocalResourceAccessReview{}, "localresourceaccessreview", true, rarAnswer}, eval},
+		"selfsubjectrulesreviews":    &rulesREST{review{&authorizationv1.SelfSubjectRulesReview{}, "selfsubjectrulesreview", true, nil}, eval},
+		"subjectrulesreviews":        &rulesREST{review{&authorizationv1.SubjectRulesReview{}, "subjectrulesreview", true, nil}, eval},
 	}
 }
 
 var (
 	_ rest.Creater              = (*subjectAccessREST)(nil)
-	_ rest.Scoper               = (*subjectAccessREST)(nil)
-	_ rest.SingularNameProvider = (*subjectAccessREST)(nil)
-	_ rest.StorageMetadata      = (*subjectAccessREST)(nil)
 	_ rest.Creater              = (*resourceAccessREST)(nil)
-	_ rest.Scoper               = (*resourceAccessREST)(nil)
-	_ rest.SingularNameProvider = (*resourceAccessREST)(nil)
-	_ rest.StorageMetadata      = (*resourceAccessREST)(nil)
 	_ rest.Creater              = (*rulesREST)(nil)
-	_ rest.Scoper               = (*rulesREST)(nil)
-	_ rest.SingularNameProvider = (*rulesREST)(nil)
+	_ rest.Scoper               = review{}
+	_ rest.SingularNameProvider = review{}
+	_ rest.StorageMetadata      = review{}
 )
+
+// review is what every review resource has: the kind clients post (an empty
+// object of it), its singular name, its scope, and the kind of the answer
+// when that is not the posted kind.
+type review struct {
+	kind       runtime.Object
+	singular   string
+	namespaced bool
+	// answer is the type of the response for the API documentation; nil
+	// when the posted object comes back, filled in.
+	answer interface{}
+}
+
+func (r review) New() runtime.Object               { return r.kind.DeepCopyObject() }
+func (review) Destroy()                            {}
+func (r review) NamespaceScoped() bool             { return r.namespaced }
+func (r review) GetSingularName() string           { return r.singular }
+func (review) ProducesMIMETypes(string) []string   { return nil }
+func (r review) ProducesObject(string) interface{} { return r.answer }
+
+// admitAction completes and checks the action of an access review before it
+// is answered: a local review's action gets the request's namespace, the
+// action must name what to check, and admission sees the posted object.
+func (r review) admitAction(ctx context.Context, obj runtime.Object, action authorizationv1.Action, kind string, createValidation rest.ValidateObjectFunc) (authorizationv1.Action, error) {
+	if !action.IsNonResourceURL {
+		// oc asks about OpenShift resources without their group, as OpenShift 3 allowed.
+		action.Group = authz.ResolveLegacyGroup(action.Group, action.Resource)
+	}
+	if r.namespaced {
+		var err error
+		if action.Namespace, err = localNamespace(ctx, action.Namespace, kind); err != nil {
+			return action, err
+		}
+	}
+	if errs := validateAction(action); len(errs) > 0 {
+		return action, apierrors.NewInvalid(authorizationv1.GroupVersion.WithKind(kind).GroupKind(), "", errs)
+	}
+	return action, admit(ctx, obj, createValidation)
+}
+
+// admit runs the create admission, if any, on a copy of the posted object.
+func admit(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc) error {
+	if createValidation == nil {
+		return nil
+	}
+	return createValidation(ctx, obj.DeepCopyObject())
+}
+
+// synced refuses to answer from the RBAC caches before they have loaded.
+func synced(eval *authz.Evaluator) error {
+	if !eval.HasSynced() {
+		return apierrors.NewServiceUnavailable(authz.ErrNotSynced.Error())
+	}
+	return nil
+}
 
 // subjectAccessREST serves subjectaccessreviews (cluster-scoped; the action
 // names its namespace) and localsubjectaccessreviews (in the request's
 // namespace).
 type subjectAccessREST struct {
-	sar   authorizationclient.SubjectAccessReviewInterface
-	local bool
-}
-
-func (r *subjectAccessREST) New() runtime.Object {
-	if r.local {
-		return &authorizationv1.LocalSubjectAccessReview{}
-	}
-	return &authorizationv1.SubjectAccessReview{}
-}
-func (r *subjectAccessREST) Destroy()              {}
-func (r *subjectAccessREST) NamespaceScoped() bool { return r.local }
-func (r *subjectAccessREST) GetSingularName() string {
-	if r.local {
-		return "localsubjectaccessreview"
-	}
-	return "subjectaccessreview"
-}
-func (r *subjectAccessREST) ProducesMIMETypes(string) []string { return nil }
-func (r *subjectAccessREST) ProducesObject(string) interface{} {
-	return authorizationv1.SubjectAccessReviewResponse{}
+	review
+	sar authorizationclient.SubjectAccessReviewInterface
 }
 
 func (r *subjectAccessREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
@@ -96,22 +128,16 @@ func (r *subjectAccessREST) Create(ctx context.Context, obj runtime.Object, crea
 	default:
 		return nil, apierrors.NewBadRequest("expected a SubjectAccessReview or LocalSubjectAccessReview")
 	}
-	if r.local {
-		var err error
-		if action.Namespace, err = localNamespace(ctx, action.Namespace, kind); err != nil {
-			return nil, err
-		}
-	}
-	if errs := validateAction(action); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(authorizationv1.GroupVersion.WithKind(kind).GroupKind(), "", errs)
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
+	action, err := r.admitAction(ctx, obj, action, kind, createValidation)
+	if err != nil {
+		return nil, err
 	}
 	spec := k8sauthzv1.SubjectAccessReviewSpec{User: userName, Groups: groups}
-	if userName == "" && len(groups) == 0 {
+	if userName != "" || len(groups) > 0 {
+		if err := r.mayAskAboutOthers(ctx, action.Namespace, kind); err != nil {
+			return nil, err
+		}
+	} else {
 		// No subject: the question is about the caller.
 		u, ok := request.UserFrom(ctx)
 		if !ok {
@@ -155,31 +181,43 @@ func (r *subjectAccessREST) Create(ctx context.Context, obj runtime.Object, crea
 	}, nil
 }
 
+// mayAskAboutOthers checks that the caller may ask what another user or group may do: Kubernetes'
+// right to create subjectaccessreviews (cluster-wide) or localsubjectaccessreviews (in the namespace,
+// which a project's admin has). Anyone may ask about themselves (basic-user grants that).
+func (r *subjectAccessREST) mayAskAboutOthers(ctx context.Context, namespace, kind string) error {
+	u, ok := request.UserFrom(ctx)
+	if !ok {
+		return apierrors.NewBadRequest("the request has no user")
+	}
+	attrs := &k8sauthzv1.ResourceAttributes{Verb: "create", Group: k8sauthzv1.GroupName, Resource: "subjectaccessreviews"}
+	if r.namespaced {
+		attrs.Resource, attrs.Namespace = "localsubjectaccessreviews", namespace
+	}
+	spec := k8sauthzv1.SubjectAccessReviewSpec{User: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups(), ResourceAttributes: attrs}
+	for k, v := range u.GetExtra() {
+		if spec.Extra == nil {
+			spec.Extra = map[string]k8sauthzv1.ExtraValue{}
+		}
+		spec.Extra[k] = v
+	}
+	resp, err := r.sar.Create(ctx, &k8sauthzv1.SubjectAccessReview{Spec: spec}, metav1.CreateOptions{})
+	if err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("ask kube-apiserver: %w", err))
+	}
+	if !resp.Status.Allowed {
+		gr := authorizationv1.Resource(strings.ToLower(kind) + "s")
+		return apierrors.NewForbidden(gr, "", fmt.Errorf("%s may ask only about themselves (leave user and groups empty); asking about others needs the right to create %s.%s",
+			u.GetName(), attrs.Resource, k8sauthzv1.GroupName))
+	}
+	return nil
+}
+
 // resourceAccessREST serves resourceaccessreviews (the action's namespace,
 // or every namespace when it names none) and localresourceaccessreviews (the
 // request's namespace).
 type resourceAccessREST struct {
-	eval  *authz.Evaluator
-	local bool
-}
-
-func (r *resourceAccessREST) New() runtime.Object {
-	if r.local {
-		return &authorizationv1.LocalResourceAccessReview{}
-	}
-	return &authorizationv1.ResourceAccessReview{}
-}
-func (r *resourceAccessREST) Destroy()              {}
-func (r *resourceAccessREST) NamespaceScoped() bool { return r.local }
-func (r *resourceAccessREST) GetSingularName() string {
-	if r.local {
-		return "localresourceaccessreview"
-	}
-	return "resourceaccessreview"
-}
-func (r *resourceAccessREST) ProducesMIMETypes(string) []string { return nil }
-func (r *resourceAccessREST) ProducesObject(string) interface{} {
-	return authorizationv1.ResourceAccessReviewResponse{}
+	review
+	eval *authz.Evaluator
 }
 
 func (r *resourceAccessREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
@@ -193,22 +231,12 @@ func (r *resourceAccessREST) Create(ctx context.Context, obj runtime.Object, cre
 	default:
 		return nil, apierrors.NewBadRequest("expected a ResourceAccessReview or LocalResourceAccessReview")
 	}
-	if r.local {
-		var err error
-		if action.Namespace, err = localNamespace(ctx, action.Namespace, kind); err != nil {
-			return nil, err
-		}
+	action, err := r.admitAction(ctx, obj, action, kind, createValidation)
+	if err != nil {
+		return nil, err
 	}
-	if errs := validateAction(action); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(authorizationv1.GroupVersion.WithKind(kind).GroupKind(), "", errs)
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	if !r.eval.HasSynced() {
-		return nil, apierrors.NewServiceUnavailable(authz.ErrNotSynced.Error())
+	if err := synced(r.eval); err != nil {
+		return nil, err
 	}
 	users, groups, err := r.eval.WhoCan(requestOf(action))
 	resp := &authorizationv1.ResourceAccessReviewResponse{Namespace: action.Namespace, UsersSlice: users, GroupsSlice: groups}
@@ -222,23 +250,8 @@ func (r *resourceAccessREST) Create(ctx context.Context, obj runtime.Object, cre
 // subjectrulesreviews (a named user's or groups' rules), both in the
 // request's namespace.
 type rulesREST struct {
+	review
 	eval *authz.Evaluator
-	self bool
-}
-
-func (r *rulesREST) New() runtime.Object {
-	if r.self {
-		return &authorizationv1.SelfSubjectRulesReview{}
-	}
-	return &authorizationv1.SubjectRulesReview{}
-}
-func (r *rulesREST) Destroy()              {}
-func (r *rulesREST) NamespaceScoped() bool { return true }
-func (r *rulesREST) GetSingularName() string {
-	if r.self {
-		return "selfsubjectrulesreview"
-	}
-	return "subjectrulesreview"
 }
 
 func (r *rulesREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
@@ -266,13 +279,11 @@ func (r *rulesREST) Create(ctx context.Context, obj runtime.Object, createValida
 	default:
 		return nil, apierrors.NewBadRequest("expected a SelfSubjectRulesReview or SubjectRulesReview")
 	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
+	if err := admit(ctx, obj, createValidation); err != nil {
+		return nil, err
 	}
-	if !r.eval.HasSynced() {
-		return nil, apierrors.NewServiceUnavailable(authz.ErrNotSynced.Error())
+	if err := synced(r.eval); err != nil {
+		return nil, err
 	}
 	rules, err := r.eval.RulesFor(subject, ns)
 	status.Rules = convertRules(rules)

@@ -2,7 +2,9 @@ package authorization
 
 import (
 	"context"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	authorizationv1 "github.com/openshift/api/authorization/v1"
@@ -23,8 +25,9 @@ import (
 	"github.com/gantry-dev/gantry/internal/authz"
 )
 
-// sarFixture is a fake kube-apiserver that allows only alice to get pods in
-// "web", and records the reviews it was asked.
+// sarFixture is a fake kube-apiserver that allows alice to get pods in "web",
+// root to ask about anyone and carol (web's admin) to ask about anyone in
+// "web"; it records the reviews it was asked.
 func sarFixture() (*fake.Clientset, *[]k8sauthzv1.SubjectAccessReviewSpec) {
 	kube := fake.NewClientset()
 	var asked []k8sauthzv1.SubjectAccessReviewSpec
@@ -32,7 +35,9 @@ func sarFixture() (*fake.Clientset, *[]k8sauthzv1.SubjectAccessReviewSpec) {
 		sar := a.(clienttesting.CreateAction).GetObject().(*k8sauthzv1.SubjectAccessReview)
 		asked = append(asked, sar.Spec)
 		ra := sar.Spec.ResourceAttributes
-		allowed := sar.Spec.User == "alice" && ra != nil && ra.Namespace == "web" && ra.Verb == "get" && ra.Resource == "pods"
+		allowed := sar.Spec.User == "alice" && ra != nil && ra.Namespace == "web" && ra.Verb == "get" && ra.Resource == "pods" ||
+			sar.Spec.User == "root" && ra != nil && ra.Group == k8sauthzv1.GroupName && ra.Resource == "subjectaccessreviews" ||
+			sar.Spec.User == "carol" && ra != nil && ra.Group == k8sauthzv1.GroupName && ra.Resource == "localsubjectaccessreviews" && ra.Namespace == "web"
 		sar = sar.DeepCopy()
 		sar.Status = k8sauthzv1.SubjectAccessReviewStatus{Allowed: allowed, Reason: "decided by the fake"}
 		return true, sar, nil
@@ -66,13 +71,40 @@ func TestSubjectAccessReviewAsksKubernetes(t *testing.T) {
 	if !resp.Allowed || resp.Namespace != "web" || resp.Reason != "decided by the fake" {
 		t.Errorf("response = %+v", resp)
 	}
-	if got := (*asked)[0]; got.User != "alice" || got.Extra[authorizationv1.ScopesKey][0] != "user:full" {
+	if got := (*asked)[len(*asked)-1]; got.User != "alice" || got.Extra[authorizationv1.ScopesKey][0] != "user:full" {
 		t.Errorf("asked %+v, want alice with her scopes", got)
 	}
 	out, err = create(t, s["subjectaccessreviews"], ctxAs("", &user.DefaultInfo{Name: "root"}), &authorizationv1.SubjectAccessReview{
 		Action: authorizationv1.Action{Namespace: "web", Verb: "delete", Resource: "pods"}, User: "alice"})
 	if err != nil || out.(*authorizationv1.SubjectAccessReviewResponse).Allowed {
 		t.Errorf("delete: %+v %v, want denied", out, err)
+	}
+}
+
+func TestOnlyAuthorizedCallersAskAboutOthers(t *testing.T) {
+	t.Parallel()
+	kube, _ := sarFixture()
+	s := Reviews(kube.AuthorizationV1().SubjectAccessReviews(), nil)
+	about := authorizationv1.Action{Namespace: "web", Verb: "get", Resource: "pods"}
+	_, err := create(t, s["subjectaccessreviews"], ctxAs("", &user.DefaultInfo{Name: "bob"}), &authorizationv1.SubjectAccessReview{Action: about, User: "alice"})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "may ask only about themselves") {
+		t.Errorf("bob asks about alice: %v, want Forbidden saying he may ask only about himself", err)
+	}
+	_, err = create(t, s["subjectaccessreviews"], ctxAs("", &user.DefaultInfo{Name: "bob"}), &authorizationv1.SubjectAccessReview{Action: about, GroupsSlice: []string{"system:masters"}})
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("bob asks about a group: %v, want Forbidden", err)
+	}
+	// web's admin may ask about others in web, not elsewhere.
+	local := func(ns string) error {
+		_, err := create(t, s["localsubjectaccessreviews"], ctxAs(ns, &user.DefaultInfo{Name: "carol"}), &authorizationv1.LocalSubjectAccessReview{
+			Action: authorizationv1.Action{Verb: "get", Resource: "pods"}, User: "alice"})
+		return err
+	}
+	if err := local("web"); err != nil {
+		t.Errorf("web's admin asks about alice in web: %v", err)
+	}
+	if err := local("bank"); !apierrors.IsForbidden(err) {
+		t.Errorf("web's admin asks about alice in bank: %v, want Forbidden", err)
 	}
 }
 
@@ -210,7 +242,7 @@ func TestRulesReviews(t *testing.T) {
 	}
 }
 
-func TestReviewScopes(t *testing.T) {
+func TestReviewStorageMetadata(t *testing.T) {
 	t.Parallel()
 	for name, st := range Reviews(nil, nil) {
 		local := name != "subjectaccessreviews" && name != "resourceaccessreviews"
@@ -219,6 +251,25 @@ func TestReviewScopes(t *testing.T) {
 		}
 		if st.(rest.SingularNameProvider).GetSingularName()+"s" != name {
 			t.Errorf("%s singular = %q", name, st.(rest.SingularNameProvider).GetSingularName())
+		}
+		// New is an empty object of the resource's kind, a new one every time.
+		obj := st.New()
+		if kind := strings.ToLower(reflect.TypeOf(obj).Elem().Name()) + "s"; kind != name {
+			t.Errorf("%s New() is a %T", name, obj)
+		}
+		obj.(metav1.Object).SetName("changed")
+		if again := st.New().(metav1.Object).GetName(); again != "" {
+			t.Errorf("%s New() shares its object: name %q", name, again)
+		}
+		var want interface{} // rules reviews answer with the posted kind
+		switch {
+		case strings.HasSuffix(name, "subjectaccessreviews"):
+			want = authorizationv1.SubjectAccessReviewResponse{}
+		case strings.HasSuffix(name, "resourceaccessreviews"):
+			want = authorizationv1.ResourceAccessReviewResponse{}
+		}
+		if got := st.(rest.StorageMetadata).ProducesObject("POST"); reflect.TypeOf(got) != reflect.TypeOf(want) {
+			t.Errorf("%s produces %T, want %T", name, got, want)
 		}
 	}
 }

@@ -118,6 +118,13 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 		if !ok {
 			return e, e.Type == watch.Error || e.Type == watch.Bookmark
 		}
+		if e.Type == watch.Bookmark {
+			// A bookmark names no namespace; it carries the resource version and, after the
+			// initial events of a watch-list (client-go 0.35 lists this way), the annotation that
+			// ends them: clients wait for it.
+			e.Object = FromNamespace(ns)
+			return e, true
+		}
 		if !all && !r.canSee(ctx, u, ns.Name) {
 			return e, false
 		}

@@ -146,25 +146,24 @@ func (r *MappingREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 
 // validateMapping checks a mapping a client sent.
 func validateMapping(m *userv1.UserIdentityMapping) field.ErrorList {
-	var errs field.ErrorList
-	idPath := field.NewPath("identity", "name")
-	if m.Identity.Name == "" {
-		errs = append(errs, field.Required(idPath, "must name the identity to map (<providerName>:<providerUserName>)"))
-	} else {
-		for _, msg := range ValidateIdentityName(m.Identity.Name, false) {
-			errs = append(errs, field.Invalid(idPath, m.Identity.Name, msg))
-		}
-		if m.Name != m.Identity.Name {
-			errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), m.Name, fmt.Sprintf("must be the identity's name %q", m.Identity.Name)))
-		}
+	errs := validateReference(field.NewPath("identity", "name"), m.Identity.Name, ValidateIdentityName,
+		"must name the identity to map (<providerName>:<providerUserName>)")
+	if m.Identity.Name != "" && m.Name != m.Identity.Name {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), m.Name, fmt.Sprintf("must be the identity's name %q", m.Identity.Name)))
 	}
-	userPath := field.NewPath("user", "name")
-	if m.User.Name == "" {
-		errs = append(errs, field.Required(userPath, "must name the user to map the identity to"))
-	} else {
-		for _, msg := range ValidateUserName(m.User.Name, false) {
-			errs = append(errs, field.Invalid(userPath, m.User.Name, msg))
-		}
+	return append(errs, validateReference(field.NewPath("user", "name"), m.User.Name, ValidateUserName,
+		"must name the user to map the identity to")...)
+}
+
+// validateReference checks the name of an object a mapping refers to: required (missing says
+// what to name), and valid as validate says.
+func validateReference(fld *field.Path, name string, validate func(string, bool) []string, missing string) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(fld, missing)}
+	}
+	var errs field.ErrorList
+	for _, msg := range validate(name, false) {
+		errs = append(errs, field.Invalid(fld, name, msg))
 	}
 	return errs
 }

@@ -103,6 +103,15 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// newUnmappedFixture holds user alice and identity htpasswd:alice, not mapped to each other.
+func newUnmappedFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	f.addUser("alice")
+	f.addIdentity("htpasswd:alice", "", "")
+	return f
+}
+
 func (f *fixture) addUser(name string, identities ...string) *userv1.User {
 	f.rv++
 	u := &userv1.User{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name), ResourceVersion: strconv.Itoa(f.rv)}, Identities: identities}
@@ -162,6 +171,14 @@ func (f *fixture) assertMapped(t *testing.T, identity, user string) {
 	}
 }
 
+// assertNoMapping checks that identity has no mapping (what: the situation, for the message).
+func (f *fixture) assertNoMapping(t *testing.T, identity, what string) {
+	t.Helper()
+	if _, err := f.rest.Get(context.Background(), identity, &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("get in %s: %v, want NotFound", what, err)
+	}
+}
+
 func TestMappingCreateGetDelete(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -169,9 +186,7 @@ func TestMappingCreateGetDelete(t *testing.T) {
 	f.addUser("alice", "github:alice")
 	f.addIdentity("htpasswd:alice", "", "")
 
-	if _, err := f.rest.Get(ctx, "htpasswd:alice", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("get of an unmapped identity: %v, want NotFound", err)
-	}
+	f.assertNoMapping(t, "htpasswd:alice", "an unmapped identity")
 	// As `oc create useridentitymapping htpasswd:alice alice` sends it: no metadata.name.
 	var admitted runtime.Object
 	obj, err := f.rest.Create(ctx, mapping("htpasswd:alice", "alice"), func(_ context.Context, o runtime.Object) error { admitted = o; return nil }, &metav1.CreateOptions{})
@@ -202,9 +217,7 @@ func TestMappingCreateGetDelete(t *testing.T) {
 	if got := f.user(t, "alice").Identities; !slices.Equal(got, []string{"github:alice"}) {
 		t.Errorf("alice lists %v after the delete", got)
 	}
-	if _, err := f.rest.Get(ctx, "htpasswd:alice", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("get after delete: %v", err)
-	}
+	f.assertNoMapping(t, "htpasswd:alice", "a deleted mapping")
 	if _, _, err := f.rest.Delete(ctx, "htpasswd:alice", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("second delete: %v", err)
 	}
@@ -213,9 +226,7 @@ func TestMappingCreateGetDelete(t *testing.T) {
 func TestMappingCreateRefusesBadRequests(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
-	f.addUser("alice")
-	f.addIdentity("htpasswd:alice", "", "")
+	f := newUnmappedFixture(t)
 	tests := []struct {
 		name string
 		m    *userv1.UserIdentityMapping
@@ -292,9 +303,7 @@ func TestMappingUpdateMovesTheIdentity(t *testing.T) {
 func TestMappingUpdateCreatesAMissingMapping(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
-	f.addUser("alice")
-	f.addIdentity("htpasswd:alice", "", "")
+	f := newUnmappedFixture(t)
 	var created bool
 	var admitted bool
 	m := mapping("htpasswd:alice", "alice")
@@ -320,9 +329,7 @@ func TestMappingRepairsABrokenIdentity(t *testing.T) {
 	// alice was deleted and created again: the identity still has the old UID.
 	f.addUser("alice", "htpasswd:alice")
 	f.addIdentity("htpasswd:alice", "alice", "uid-of-the-deleted-alice")
-	if _, err := f.rest.Get(ctx, "htpasswd:alice", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("get of a broken mapping: %v, want NotFound", err)
-	}
+	f.assertNoMapping(t, "htpasswd:alice", "a broken mapping")
 	if _, _, err := f.rest.Delete(ctx, "htpasswd:alice", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("delete of a broken mapping: %v, want NotFound", err)
 	}
@@ -335,9 +342,7 @@ func TestMappingRepairsABrokenIdentity(t *testing.T) {
 func TestMappingCreateIsReentrant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
-	f.addUser("alice")
-	f.addIdentity("htpasswd:alice", "", "")
+	f := newUnmappedFixture(t)
 	broken := errors.New("etcd went away")
 	f.identities.beforeUpdate = func(string, map[string]runtime.Object) error { return broken }
 	if _, err := f.rest.Create(ctx, mapping("htpasswd:alice", "alice"), nil, &metav1.CreateOptions{}); !errors.Is(err, broken) {
@@ -347,9 +352,7 @@ func TestMappingCreateIsReentrant(t *testing.T) {
 	if got := f.user(t, "alice").Identities; !slices.Equal(got, []string{"htpasswd:alice"}) {
 		t.Errorf("alice lists %v", got)
 	}
-	if _, err := f.rest.Get(ctx, "htpasswd:alice", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("half-done mapping: %v, want NotFound", err)
-	}
+	f.assertNoMapping(t, "htpasswd:alice", "a half-done mapping")
 	f.identities.beforeUpdate = nil
 	if _, err := f.rest.Create(ctx, mapping("htpasswd:alice", "alice"), nil, &metav1.CreateOptions{}); err != nil {
 		t.Fatalf("second try: %v", err)
@@ -363,9 +366,7 @@ func TestMappingCreateIsReentrant(t *testing.T) {
 func TestMappingRefusesAUserReplacedMeanwhile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t)
-	f.addUser("alice")
-	f.addIdentity("htpasswd:alice", "", "")
+	f := newUnmappedFixture(t)
 	// Between the mapping's read of alice and its write, alice is deleted and created again.
 	f.users.beforeUpdate = func(name string, objs map[string]runtime.Object) error {
 		u := objs[name].(*userv1.User).DeepCopy()
