@@ -116,7 +116,8 @@ func (m *machine) OAuth(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	rc.QPS, rc.Burst = 50, 100
+	// Each login makes about nine API calls: at client-go's defaults that, not bcrypt, would cap logins.
+	rc.QPS, rc.Burst = 500, 1000
 	oauthAPI, err := oauthclientset.NewForConfig(rc)
 	if err != nil {
 		return err
