@@ -1,6 +1,7 @@
 package adm
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -21,6 +22,11 @@ func TestCommandTree(t *testing.T) {
 		if cmd.Flag("kubeconfig") == nil || cmd.Flag("server") == nil || cmd.Flag("namespace") == nil {
 			t.Errorf("adm policy %s lacks the kubeconfig flags", verb)
 		}
+	}
+	// The help says what happens to the default bindings.
+	if cmd, _, _ := root.Find([]string{"policy", "remove-cluster-role-from-group"}); !strings.Contains(cmd.Long, "self-provisioners") ||
+		!strings.Contains(cmd.Long, "rbac.authorization.kubernetes.io/autoupdate=false in the same change") {
+		t.Errorf("remove-cluster-role-from-group help does not say that default bindings are kept and opted out of restoring:\n%s", cmd.Long)
 	}
 	// Without a cluster the command fails after setup ran, saying what to do.
 	root.SilenceUsage, root.SilenceErrors = true, true

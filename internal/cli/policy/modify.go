@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
+	authorizationv1 "github.com/openshift/api/authorization/v1"
+	authorizationclient "github.com/openshift/client-go/authorization/clientset/versioned/typed/authorization/v1"
 	userclient "github.com/openshift/client-go/user/clientset/versioned/typed/user/v1"
 	"github.com/openshift/library-go/pkg/authorization/authorizationutil"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -17,6 +20,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
+
+	"github.com/gantry-dev/gantry/internal/authz"
 )
 
 // RoleOptions are the options of the commands that add a role to, or remove
@@ -39,6 +44,9 @@ type RoleOptions struct {
 
 	RBAC       rbacclient.RbacV1Interface
 	UserClient userclient.UserV1Interface // for "not found" warnings; may be nil
+	// Reviews asks whether the caller may run who-can, to suggest it only
+	// then; may be nil (no suggestion).
+	Reviews authorizationclient.AuthorizationV1Interface
 	genericiooptions.IOStreams
 }
 
@@ -52,6 +60,9 @@ func (o *RoleOptions) complete(flags *genericclioptions.ConfigFlags) error {
 		return err
 	}
 	if o.UserClient, err = userclient.NewForConfig(cfg); err != nil {
+		return err
+	}
+	if o.Reviews, err = authorizationclient.NewForConfig(cfg); err != nil {
 		return err
 	}
 	o.Namespace, _, err = flags.ToRawKubeConfigLoader().Namespace()
@@ -176,7 +187,7 @@ func (o *RoleOptions) AddRole(ctx context.Context) error {
 		case apierrors.IsNotFound(err):
 			b = binding{name: o.BindingName}
 		case err != nil:
-			return o.explain(err)
+			return o.explain(ctx, err)
 		default:
 			if !o.forRole(cur) {
 				return fmt.Errorf("binding %s is for %s %q, not %s %q\nTry: another --rolebinding-name, or none",
@@ -187,7 +198,7 @@ func (o *RoleOptions) AddRole(ctx context.Context) error {
 	} else {
 		all, err := c.list(ctx)
 		if err != nil {
-			return o.explain(err)
+			return o.explain(ctx, err)
 		}
 		for _, cur := range all {
 			if o.forRole(cur) && len(addSubjects(cur.subjects, want)) == len(cur.subjects) {
@@ -210,15 +221,18 @@ func (o *RoleOptions) AddRole(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return o.explain(err)
+		return o.explain(ctx, err)
 	}
 	fmt.Fprintln(o.Out, o.message("added"))
 	return nil
 }
 
 // RemoveRole takes the subjects out of the role's bindings (or of
-// --rolebinding-name). A binding left without subjects is deleted unless it
-// is annotated autoupdate=false (Gantry would otherwise restore a default one).
+// --rolebinding-name). A binding left without subjects is deleted, as oc
+// does, unless it is annotated autoupdate=false or is a default binding that
+// gantry start restores: such a binding is kept and, when the removal would
+// otherwise be undone on the next start, annotated autoupdate=false in the
+// same update.
 func (o *RoleOptions) RemoveRole(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -228,7 +242,7 @@ func (o *RoleOptions) RemoveRole(ctx context.Context) error {
 	if o.BindingName != "" {
 		cur, err := c.get(ctx, o.BindingName)
 		if err != nil {
-			return o.explain(err)
+			return o.explain(ctx, err)
 		}
 		if !o.forRole(cur) {
 			return fmt.Errorf("binding %s is for %s %q, not %s %q", o.BindingName,
@@ -238,7 +252,7 @@ func (o *RoleOptions) RemoveRole(ctx context.Context) error {
 	} else {
 		all, err := c.list(ctx)
 		if err != nil {
-			return o.explain(err)
+			return o.explain(ctx, err)
 		}
 		for _, b := range all {
 			if o.forRole(b) {
@@ -263,19 +277,34 @@ func (o *RoleOptions) RemoveRole(ctx context.Context) error {
 			continue
 		}
 		found += len(b.subjects) - len(kept)
+		freeze := o.restoredOnStart(b, kept)
 		b.subjects = kept
 		var err error
-		if len(kept) == 0 && b.annotations[rbacv1.AutoUpdateAnnotationKey] != "false" {
+		switch {
+		case freeze:
+			b.annotations = maps.Clone(b.annotations)
+			if b.annotations == nil {
+				b.annotations = map[string]string{}
+			}
+			b.annotations[rbacv1.AutoUpdateAnnotationKey] = "false"
+			err = c.update(ctx, b)
+		case len(kept) == 0 && b.annotations[rbacv1.AutoUpdateAnnotationKey] != "false":
 			err = c.delete(ctx, b)
-		} else {
+		default:
 			err = c.update(ctx, b)
 		}
 		if err != nil {
-			return o.explain(err)
+			return o.explain(ctx, err)
 		}
-		if b.annotations[rbacv1.AutoUpdateAnnotationKey] == "true" {
-			fmt.Fprintf(o.ErrOut, "Warning: Gantry restores the default subjects of %s; to keep your change, annotate it: gantry annotate %s %s %s=false --overwrite\n",
-				b.name, bindingResource(o.Cluster), b.name, rbacv1.AutoUpdateAnnotationKey)
+		if freeze {
+			how := ""
+			if len(b.subjects) == 0 {
+				how = " without subjects"
+			}
+			res := bindingResource(o.Cluster)
+			fmt.Fprintf(o.ErrOut, "Note: %s/%s is a default binding that gantry start restores; it was kept%s and annotated %s=false so that your change lasts.\n"+
+				"To have its default subjects back: gantry annotate %s %s %s=true --overwrite, then restart gantry\n",
+				res, b.name, how, rbacv1.AutoUpdateAnnotationKey, res, b.name, rbacv1.AutoUpdateAnnotationKey)
 		}
 	}
 	if found == 0 {
@@ -283,6 +312,45 @@ func (o *RoleOptions) RemoveRole(ctx context.Context) error {
 	}
 	fmt.Fprintln(o.Out, o.message("removed"))
 	return nil
+}
+
+// restoredOnStart says whether gantry start would undo taking b's subjects
+// down to kept: b is not annotated autoupdate=false, and is either one of
+// Gantry's default cluster role bindings losing a default subject (or all
+// its subjects), or a binding annotated autoupdate=true (kube-apiserver's own
+// defaults, whose default subjects Gantry does not know).
+func (o *RoleOptions) restoredOnStart(b binding, kept []rbacv1.Subject) bool {
+	switch b.annotations[rbacv1.AutoUpdateAnnotationKey] {
+	case "false":
+		return false
+	case "true":
+		if !o.Cluster || !isGantryDefault(b.name) {
+			return true
+		}
+	}
+	if !o.Cluster {
+		return false
+	}
+	for _, d := range authz.ClusterRoleBindings() {
+		if d.Name != b.name {
+			continue
+		}
+		if len(kept) == 0 {
+			return true // deleted, it would come back with its default subjects
+		}
+		for _, s := range d.Subjects {
+			if slices.ContainsFunc(b.subjects, func(h rbacv1.Subject) bool { return sameSubject(h, s) }) &&
+				!slices.ContainsFunc(kept, func(h rbacv1.Subject) bool { return sameSubject(h, s) }) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+func isGantryDefault(name string) bool {
+	return slices.ContainsFunc(authz.ClusterRoleBindings(), func(d rbacv1.ClusterRoleBinding) bool { return d.Name == name })
 }
 
 func bindingResource(cluster bool) string {
@@ -293,16 +361,32 @@ func bindingResource(cluster bool) string {
 }
 
 // explain adds what to do to the errors a person can act on.
-func (o *RoleOptions) explain(err error) error {
+func (o *RoleOptions) explain(ctx context.Context, err error) error {
 	switch {
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "attempting to grant RBAC permissions not currently held"):
 		return fmt.Errorf("%w\nTry: only roles whose permissions you hold yourself can be granted; ask a cluster administrator", err)
 	case apierrors.IsForbidden(err) && o.Cluster:
 		return fmt.Errorf("%w\nTry: cluster roles are granted by cluster administrators", err)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%w\nTry: project roles are granted by the project's admins (gantry policy who-can create rolebindings -n %s)", err, o.Namespace)
+		hint := fmt.Sprintf("project roles are granted and revoked by the project's admins: ask an admin of project %s", o.Namespace)
+		if o.mayRunWhoCan(ctx) {
+			hint += fmt.Sprintf(" (gantry policy who-can create rolebindings -n %s lists who may)", o.Namespace)
+		}
+		return fmt.Errorf("%w\nTry: %s", err, hint)
 	}
 	return err
+}
+
+// mayRunWhoCan asks, with a review about the caller (which everyone may
+// ask), whether `gantry policy who-can ... -n NAMESPACE` would be allowed.
+func (o *RoleOptions) mayRunWhoCan(ctx context.Context) bool {
+	if o.Reviews == nil {
+		return false
+	}
+	resp, err := o.Reviews.SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Action: authorizationv1.Action{
+		Namespace: o.Namespace, Verb: "create", Group: authorizationv1.GroupName, Resource: "localresourceaccessreviews",
+	}}, metav1.CreateOptions{})
+	return err == nil && resp.Allowed
 }
 
 // warnMissing says which new subjects do not exist (yet), as oc does; the
@@ -399,7 +483,7 @@ func (r roleBindings) create(ctx context.Context, b binding) error {
 
 func (r roleBindings) update(ctx context.Context, b binding) error {
 	rb := b.obj.(*rbacv1.RoleBinding).DeepCopy()
-	rb.Subjects = b.subjects
+	rb.Subjects, rb.Annotations = b.subjects, b.annotations
 	_, err := r.c.Update(ctx, rb, metav1.UpdateOptions{})
 	return err
 }
@@ -444,7 +528,7 @@ func (r clusterBindings) create(ctx context.Context, b binding) error {
 
 func (r clusterBindings) update(ctx context.Context, b binding) error {
 	crb := b.obj.(*rbacv1.ClusterRoleBinding).DeepCopy()
-	crb.Subjects = b.subjects
+	crb.Subjects, crb.Annotations = b.subjects, b.annotations
 	_, err := r.c.Update(ctx, crb, metav1.UpdateOptions{})
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -91,6 +92,12 @@ func (v roleVerb) texts() (use, short, long, example string) {
 		short = "Remove a role from " + whom + " " + where
 		long = "Take " + whom + " out of every binding of ROLE " + where + " (or only out of\n" +
 			"--rolebinding-name). A binding left empty is deleted."
+		if v.cluster {
+			long += "\n\nThe default bindings that gantry start restores (self-provisioners, basic-users,\n" +
+				"...) are never deleted: when their default subjects are removed, they are annotated\n" +
+				rbacv1.AutoUpdateAnnotationKey + "=false in the same change so that it\n" +
+				"lasts. Annotate them =true and restart gantry to have their default subjects back."
+		}
 	}
 	cmdName := "gantry policy " + v.use
 	if v.cluster {

@@ -2,17 +2,25 @@ package policy
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	authorizationv1 "github.com/openshift/api/authorization/v1"
+	authorizationfake "github.com/openshift/client-go/authorization/clientset/versioned/fake"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	"github.com/gantry-dev/gantry/internal/authz"
 )
 
 func options(t *testing.T, kube *fake.Clientset, cluster bool) (*RoleOptions, *bytes.Buffer, *bytes.Buffer) {
@@ -261,5 +269,154 @@ func TestCommandTree(t *testing.T) {
 	root.SetArgs([]string{"add-role-to-user", "--server", "https://127.0.0.1:1", "view", "alice", "-n", "web"})
 	if err := root.Execute(); !ran || err == nil {
 		t.Errorf("setup ran = %v, err = %v; want setup run and an error for the missing cluster", ran, err)
+	}
+}
+
+// gantryDefault is the binding as Gantry's start makes it.
+func gantryDefault(t *testing.T, name string) *rbacv1.ClusterRoleBinding {
+	t.Helper()
+	for _, b := range authz.ClusterRoleBindings() {
+		if b.Name == name {
+			return b.DeepCopy()
+		}
+	}
+	t.Fatalf("no default binding %s", name)
+	return nil
+}
+
+func TestEmptyingADefaultBindingKeepsItAndOptsItOutOfRestoring(t *testing.T) {
+	t.Parallel()
+	kube := fake.NewClientset(gantryDefault(t, "self-provisioners"))
+	o, out, errOut := options(t, kube, true)
+	o.RoleName, o.Groups = "self-provisioner", []string{"system:authenticated:oauth"}
+	if err := o.RemoveRole(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), `clusterrole.rbac.authorization.k8s.io/self-provisioner removed: "system:authenticated:oauth"`+"\n"; got != want {
+		t.Errorf("output %q, want oc's %q", got, want)
+	}
+	wantNote := "Note: clusterrolebinding.rbac/self-provisioners is a default binding that gantry start restores; it was kept without subjects and annotated rbac.authorization.kubernetes.io/autoupdate=false so that your change lasts.\n" +
+		"To have its default subjects back: gantry annotate clusterrolebinding.rbac self-provisioners rbac.authorization.kubernetes.io/autoupdate=true --overwrite, then restart gantry\n"
+	if errOut.String() != wantNote {
+		t.Errorf("stderr %q, want %q", errOut, wantNote)
+	}
+	// One update, no delete: the binding never goes missing.
+	var verbs []string
+	for _, a := range kube.Actions() {
+		verbs = append(verbs, a.GetVerb())
+	}
+	if !slices.Equal(verbs, []string{"list", "update"}) {
+		t.Errorf("API calls %v, want list and one update", verbs)
+	}
+	b, err := kube.RbacV1().ClusterRoleBindings().Get(t.Context(), "self-provisioners", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("default binding: %v, want it kept", err)
+	}
+	if len(b.Subjects) != 0 || b.Annotations[rbacv1.AutoUpdateAnnotationKey] != "false" {
+		t.Errorf("binding subjects %v annotations %v, want none and autoupdate=false", b.Subjects, b.Annotations)
+	}
+	// What gantry start runs leaves it so.
+	if err := authz.Reconcile(t.Context(), kube); err != nil {
+		t.Fatal(err)
+	}
+	b, err = kube.RbacV1().ClusterRoleBindings().Get(t.Context(), "self-provisioners", metav1.GetOptions{})
+	if err != nil || len(b.Subjects) != 0 {
+		t.Errorf("after reconciliation: %v %v, want the binding without subjects", subjectNames(b.Subjects), err)
+	}
+}
+
+func TestRemovingFromDefaultBindings(t *testing.T) {
+	t.Parallel()
+	group := func(n string) rbacv1.Subject {
+		return rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: "Group", Name: n}
+	}
+	withAdded := gantryDefault(t, "basic-users")
+	withAdded.Subjects = append(withAdded.Subjects, group("partners"))
+	kubeDefault := &rbacv1.ClusterRoleBinding{ // one of kube-apiserver's own, which it restores too
+		ObjectMeta: metav1.ObjectMeta{Name: "system:discovery", Annotations: map[string]string{rbacv1.AutoUpdateAnnotationKey: "true"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:discovery"},
+		Subjects:   []rbacv1.Subject{group("system:authenticated")},
+	}
+	tests := []struct {
+		name, binding, role, group string
+		wantSubjects               []string
+		wantAnnotation             string
+		wantNote                   string
+	}{
+		{"a default subject of a default binding, others stay", authz.PublicInfoViewer, authz.PublicInfoViewer, "system:unauthenticated",
+			[]string{"Group:system:authenticated"}, "false", "it was kept and annotated rbac.authorization.kubernetes.io/autoupdate=false"},
+		{"a subject an admin added to a default binding", "basic-users", "basic-user", "partners",
+			[]string{"Group:system:authenticated"}, "true", ""},
+		{"the last subject of kube-apiserver's default", "system:discovery", "system:discovery", "system:authenticated",
+			nil, "false", "it was kept without subjects"},
+	}
+	for _, tc := range tests {
+		kube := fake.NewClientset(gantryDefault(t, authz.PublicInfoViewer), withAdded.DeepCopy(), kubeDefault.DeepCopy())
+		o, out, errOut := options(t, kube, true)
+		o.RoleName, o.Groups = tc.role, []string{tc.group}
+		if err := o.RemoveRole(t.Context()); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !strings.Contains(out.String(), "removed: \""+tc.group+"\"") {
+			t.Errorf("%s: output %q", tc.name, out)
+		}
+		b, err := kube.RbacV1().ClusterRoleBindings().Get(t.Context(), tc.binding, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("%s: %v, want the binding kept", tc.name, err)
+			continue
+		}
+		if got := subjectNames(b.Subjects); !slices.Equal(got, tc.wantSubjects) || b.Annotations[rbacv1.AutoUpdateAnnotationKey] != tc.wantAnnotation {
+			t.Errorf("%s: subjects %v, autoupdate=%q; want %v, %q", tc.name, got, b.Annotations[rbacv1.AutoUpdateAnnotationKey], tc.wantSubjects, tc.wantAnnotation)
+		}
+		if tc.wantNote == "" && errOut.Len() > 0 || !strings.Contains(errOut.String(), tc.wantNote) {
+			t.Errorf("%s: stderr %q, want %q", tc.name, errOut, tc.wantNote)
+		}
+	}
+}
+
+// refusingKube refuses to list or create role bindings, as for an editor.
+func refusingKube() *fake.Clientset {
+	kube := fake.NewClientset()
+	kube.PrependReactor("*", "rolebindings", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(rbacv1.Resource("rolebindings"), "", errors.New(`User "ed" cannot list resource "rolebindings"`))
+	})
+	return kube
+}
+
+func TestRefusedGrantSaysWhoCanHelp(t *testing.T) {
+	t.Parallel()
+	for _, mayAsk := range []bool{false, true} {
+		reviews := authorizationfake.NewSimpleClientset()
+		var asked []*authorizationv1.SubjectAccessReview
+		reviews.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			asked = append(asked, a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview))
+			return true, &authorizationv1.SubjectAccessReviewResponse{Namespace: "web", Allowed: mayAsk}, nil
+		})
+		o, _, _ := options(t, refusingKube(), false)
+		o.Reviews = reviews.AuthorizationV1()
+		o.RoleName, o.Users = "view", []string{"alice"}
+		err := o.AddRole(t.Context())
+		if err == nil {
+			t.Fatal("grant allowed")
+		}
+		if !strings.Contains(err.Error(), "Try: project roles are granted and revoked by the project's admins: ask an admin of project web") {
+			t.Errorf("may ask who-can = %v: %v; want to be told to ask an admin of web", mayAsk, err)
+		}
+		if got := strings.Contains(err.Error(), "gantry policy who-can create rolebindings -n web"); got != mayAsk {
+			t.Errorf("may ask who-can = %v, but suggested = %v: %v", mayAsk, got, err)
+		}
+		// The question is about the caller (no user), on who-can's review in the project.
+		want := authorizationv1.Action{Namespace: "web", Verb: "create", Group: "authorization.openshift.io", Resource: "localresourceaccessreviews"}
+		if len(asked) != 1 || asked[0].User != "" || len(asked[0].GroupsSlice) != 0 || !equality.Semantic.DeepEqual(asked[0].Action, want) {
+			t.Errorf("reviews asked %+v, want one about the caller for %+v", asked, want)
+		}
+	}
+	// Removal refused the same way; without a review client there is no suggestion.
+	o, _, _ := options(t, refusingKube(), false)
+	o.RoleName, o.Users = "view", []string{"alice"}
+	err := o.RemoveRole(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "ask an admin of project web") || strings.Contains(err.Error(), "who-can") {
+		t.Errorf("refused removal: %v", err)
 	}
 }

@@ -33,7 +33,7 @@ type WhoCanOptions struct {
 func newWhoCanCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &WhoCanOptions{IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:   "who-can VERB RESOURCE [NAME]",
+		Use:   "who-can VERB RESOURCE[.GROUP][/SUBRESOURCE] [NAME]",
 		Short: "List who may perform an action on a resource",
 		Long: `List the users and groups that may perform VERB on RESOURCE in the current
 project (or, with --all-namespaces, in every project), from the role bindings.
@@ -47,7 +47,10 @@ Asking needs the right to create localresourceaccessreviews in the project
   gantry policy who-can update routes web -n shop
 
   # Who may list nodes?
-  gantry policy who-can list nodes --all-namespaces`,
+  gantry policy who-can list nodes --all-namespaces
+
+  # Who may pull images from the image streams of the current project?
+  gantry policy who-can get imagestreams/layers`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := flags.ToRESTConfig()
@@ -76,11 +79,22 @@ Asking needs the right to create localresourceaccessreviews in the project
 	return cmd
 }
 
-// resourceFor resolves "pods", "dc" or "routes.route.openshift.io" to a
-// group and resource through discovery; an unknown resource is used as
-// given, with a warning.
+// resourceFor resolves RESOURCE[.GROUP][/SUBRESOURCE] ("pods", "dc",
+// "routes.route.openshift.io", "is/layers") to a group and resource through
+// discovery, as oc does: the subresource is not looked up but kept on the
+// resolved resource ("imagestreams/layers" in image.openshift.io). An
+// unknown resource is used as given, with a warning.
 func resourceFor(mapper meta.RESTMapper, arg string, errOut io.Writer) schema.GroupResource {
-	full, gr := schema.ParseResourceArg(strings.ToLower(arg))
+	resource, sub, hasSub := strings.Cut(strings.ToLower(arg), "/")
+	gr := lookupResource(mapper, resource, errOut)
+	if hasSub {
+		gr.Resource += "/" + sub
+	}
+	return gr
+}
+
+func lookupResource(mapper meta.RESTMapper, arg string, errOut io.Writer) schema.GroupResource {
+	full, gr := schema.ParseResourceArg(arg)
 	if full != nil {
 		if gvr, err := mapper.ResourceFor(*full); err == nil {
 			return gvr.GroupResource()
