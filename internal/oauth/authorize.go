@@ -427,8 +427,7 @@ func (s *Server) exchange(r *http.Request) *osin.Response {
 			if c, ok := ar.Client.(client); ok {
 				ar.Expiration = s.expiration(c)
 			}
-			// osin would delete the code after saving the token; it is gone already.
-			ar.AuthorizeData.Code = ar.Code
+			// osin deletes the code again after saving the token: RemoveAuthorize ignores NotFound.
 			s.osin.FinishAccessRequest(resp, r, ar)
 		}
 	}
