@@ -153,29 +153,11 @@ func run(bin string, o options) (string, error) {
 		version = strings.TrimPrefix(strings.TrimSpace(string(b)), "gantry ")
 	}
 
-	logf("waiting for the machine lock")
-	release, err := harness.LockMachine()
+	c, stopCluster, err := harness.StartLocked(ctx, "gantry-bench-api-", logf)
 	if err != nil {
 		return "", err
 	}
-	defer release()
-	dir, err := os.MkdirTemp("", "gantry-bench-api-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	logf("starting %s in %s", bin, dir)
-	c, err := harness.Start(ctx, dir)
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		logf("stopping gantry (pid %d)", c.Pid())
-		if err := c.Stop(); err != nil {
-			logf("stop: %v", err)
-		}
-	}()
-	logf("cluster ready after %.1fs (pid %d)", time.Since(c.Started).Seconds(), c.Pid())
+	defer stopCluster()
 
 	ctx, cancel := context.WithTimeout(ctx, o.limit)
 	defer cancel()

@@ -184,29 +184,11 @@ func run(bin string, o options) (string, error) {
 		return "", err
 	}
 
-	logf("waiting for the machine lock")
-	release, err := harness.LockMachine()
+	c, stopCluster, err := harness.StartLocked(ctx, "gantry-bench-auth-", logf)
 	if err != nil {
 		return "", err
 	}
-	defer release()
-	dir, err := os.MkdirTemp("", "gantry-bench-auth-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	logf("starting %s in %s", bin, dir)
-	c, err := harness.Start(ctx, dir)
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		logf("stopping gantry (pid %d)", c.Pid())
-		if err := c.Stop(); err != nil {
-			logf("stop: %v", err)
-		}
-	}()
-	logf("cluster ready after %.1fs (pid %d)", time.Since(c.Started).Seconds(), c.Pid())
+	defer stopCluster()
 
 	ctx, cancel := context.WithTimeout(ctx, o.limit)
 	defer cancel()

@@ -237,3 +237,35 @@ func Leftovers(dataDir string) []string {
 	}
 	return found
 }
+
+// StartLocked waits for the machine lock, then starts a cluster in a new temporary data directory
+// named after prefix, reporting progress through logf. stop stops the cluster, removes the directory
+// and releases the lock. Benchmarks use it; tests use LockMachine once for the package.
+func StartLocked(ctx context.Context, prefix string, logf func(format string, args ...any)) (c *Cluster, stop func(), err error) {
+	logf("waiting for the machine lock")
+	release, err := LockMachine()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	bin, _ := Binary()
+	logf("starting %s in %s", bin, dir)
+	if c, err = Start(ctx, dir); err != nil {
+		os.RemoveAll(dir)
+		release()
+		return nil, nil, err
+	}
+	logf("cluster ready after %.1fs (pid %d)", time.Since(c.Started).Seconds(), c.Pid())
+	return c, func() {
+		logf("stopping gantry (pid %d)", c.Pid())
+		if err := c.Stop(); err != nil {
+			logf("stop: %v", err)
+		}
+		os.RemoveAll(dir)
+		release()
+	}, nil
+}
