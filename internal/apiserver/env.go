@@ -24,6 +24,7 @@ type Env struct {
 	Kube       kubernetes.Interface
 	Authorizer authorizer.Authorizer
 	Projects   ProjectConfig
+	Images     ImageConfig
 	Informers  informers.SharedInformerFactory
 	RESTConfig *restclient.Config
 	// Stores holds every generic store installed so far, by group resource.

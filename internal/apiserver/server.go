@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	restful "github.com/emicklei/go-restful/v3"
 
@@ -50,6 +51,9 @@ type Config struct {
 	EtcdPrefix                            string
 	// Projects configures project self-service.
 	Projects ProjectConfig
+	// Images configures the image API: the integrated registry's name and
+	// what imports may reach.
+	Images ImageConfig
 	// Version is reported by /version.
 	Version string
 }
@@ -61,6 +65,28 @@ type ProjectConfig struct {
 	// RequestTemplate is "namespace/name" of a Template used for new
 	// projects instead of the built-in one.
 	RequestTemplate string
+}
+
+// ImageConfig configures image streams and imports (OpenShift 3's
+// imagePolicyConfig).
+type ImageConfig struct {
+	// InternalRegistryHostname is the host[:port] of the integrated registry
+	// as nodes and pods pull from it; streams' status.dockerImageRepository
+	// is <InternalRegistryHostname>/<namespace>/<name>. Empty: streams have
+	// no integrated repository.
+	InternalRegistryHostname string
+	// ExternalRegistryHostname, when set, gives streams a
+	// status.publicDockerImageRepository for users outside the cluster.
+	ExternalRegistryHostname string
+	// AllowedRegistriesForImport lists the registries imports may reach,
+	// as host or host:port patterns where "*" matches one or more DNS labels
+	// ("*.example.com", "registry.local:5000"). Empty allows every registry
+	// on a public address; loopback, link-local, private and metadata
+	// addresses are refused unless a pattern names them.
+	AllowedRegistriesForImport []string
+	// ScheduledImportInterval is how often tags with
+	// importPolicy.scheduled are imported again (default 15 minutes).
+	ScheduledImportInterval time.Duration
 }
 
 // Server is a configured, not yet running, aggregated API server.
@@ -126,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 		Kube:       kube,
 		Authorizer: c.Authorization.Authorizer,
 		Projects:   cfg.Projects,
+		Images:     cfg.Images,
 		Informers:  c.SharedInformerFactory,
 		RESTConfig: restConfig,
 		Stores:     map[schema.GroupResource]*generic.REST{},

@@ -61,6 +61,10 @@ type Config struct {
 	// ProjectRequestTemplate is "namespace/name" of the Template new
 	// projects are made from (a built-in one when empty).
 	ProjectRequestTemplate string
+	// AllowedRegistriesForImport lists the registries image imports may
+	// reach (host or host:port patterns, "*" for DNS labels); see
+	// apiserver.ImageConfig.
+	AllowedRegistriesForImport []string
 	// OAuthConfigFile holds the identity providers and token settings (the oauthConfig stanza of an
 	// OpenShift 3 master-config.yaml). Empty: an htpasswd file in the data directory with an admin
 	// user whose password is generated on the first start.

@@ -250,6 +250,10 @@ func (m *machine) OpenShiftAPI(ctx context.Context) error {
 		EtcdCAFile:   k.EtcdCA.CertFile,
 		EtcdCertFile: k.OpenShiftAPIEtcd.CertFile,
 		EtcdKeyFile:  k.OpenShiftAPIEtcd.KeyFile,
+		Images: apiserver.ImageConfig{
+			InternalRegistryHostname:   m.cfg.RegistryAddr,
+			AllowedRegistriesForImport: m.cfg.AllowedRegistriesForImport,
+		},
 		Projects: apiserver.ProjectConfig{
 			RequestMessage:  m.cfg.ProjectRequestMessage,
 			RequestTemplate: m.cfg.ProjectRequestTemplate,

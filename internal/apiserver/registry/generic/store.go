@@ -273,3 +273,7 @@ func copyField(dst, src runtime.Object, name string) {
 		d.Set(sv)
 	}
 }
+
+// SetDecorator sets the hook applied to every object the status
+// subresource returns, as the main store's Decorator is.
+func (r *StatusREST) SetDecorator(d func(runtime.Object)) { r.store.Decorator = d }
