@@ -28,6 +28,11 @@ const (
 	AggregateToAdmin      = "gantry:openshift:aggregate-to-admin"
 	AggregateToClusterRdr = "gantry:openshift:aggregate-to-cluster-reader"
 
+	// RegistryGroup is the group of the integrated registry's identity; it
+	// is bound to system:registry. A registry run as a pod gets that role by
+	// adding its service account to the binding.
+	RegistryGroup = "system:gantry:registries"
+
 	// OAuthGroup is the virtual group of users who authenticated with a token
 	// from Gantry's OAuth server (as OpenShift's system:authenticated:oauth).
 	OAuthGroup = "system:authenticated:oauth"
@@ -251,11 +256,19 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			rule(verbs("update"), imageGroup, "imagestreams/status"),
 		),
 		// The integrated registry records pushed images in image streams.
+		// It creates a pushed-to stream itself, after checking that the pusher
+		// may create image streams.
 		clusterRole(Registry, nil,
+			// It checks tokens and access with kube-apiserver (as system:auth-delegator).
+			rule(verbs("create"), "authentication.k8s.io", "tokenreviews"),
+			rule(verbs("create"), "authorization.k8s.io", "subjectaccessreviews"),
 			rule(verbs("list"), core, "limitranges", "resourcequotas"),
-			rule(verbs("get", "delete"), imageGroup, "images", "imagestreamtags"),
+			rule(verbs("create", "patch"), core, "events"),
+			rule(verbs("get", "create", "delete"), imageGroup, "images"),
+			rule(verbs("list", "watch"), imageGroup, "images", "imagestreams"),
+			rule(verbs("get", "delete"), imageGroup, "imagestreamtags"),
 			rule(verbs("get"), imageGroup, "imagestreamimages", "imagestreams/secrets"),
-			rule(verbs("get", "update"), imageGroup, "imagestreams"),
+			rule(verbs("get", "create", "update"), imageGroup, "imagestreams"),
 			rule(verbs("create"), imageGroup, "imagestreammappings"),
 		),
 		// The router watches routes and their endpoints and reports admission.
@@ -294,5 +307,6 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		clusterRoleBinding(PublicInfoViewer, PublicInfoViewer, user.AllAuthenticated, user.AllUnauthenticated),
 		clusterRoleBinding(TokenManager, TokenManager, user.AllAuthenticated),
 		clusterRoleBinding(TokenDeleter, TokenDeleter, user.AllAuthenticated),
+		clusterRoleBinding(Registry, Registry, RegistryGroup),
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -63,6 +64,8 @@ type Publisher struct {
 	// Binary is the executable packaged in the infrastructure images. Empty means the running
 	// binary.
 	Binary string
+	// Auth authenticates the pushes (nil: anonymous).
+	Auth authn.Authenticator
 }
 
 // Refs are the references of the published images.
@@ -104,14 +107,14 @@ func (p *Publisher) Publish(ctx context.Context) (Refs, error) {
 	if err != nil {
 		return Refs{}, fmt.Errorf("build pause image: %w", err)
 	}
-	if err := Push(ctx, pause, refs.Pause); err != nil {
+	if err := Push(ctx, pause, refs.Pause, p.Auth); err != nil {
 		return Refs{}, err
 	}
 	infra, err := p.Image(Spec{})
 	if err != nil {
 		return Refs{}, fmt.Errorf("build infra image: %w", err)
 	}
-	if err := Push(ctx, infra, refs.Infra); err != nil {
+	if err := Push(ctx, infra, refs.Infra, p.Auth); err != nil {
 		return Refs{}, err
 	}
 	klog.InfoS("Published images", "pause", refs.Pause, "infra", refs.Infra)
@@ -147,13 +150,16 @@ func (p *Publisher) Image(spec Spec) (v1.Image, error) {
 }
 
 // Push pushes img to ref ("host:port/repository:tag") over plain HTTP, skipping blobs the
-// registry already has.
-func Push(ctx context.Context, img v1.Image, ref string) error {
+// registry already has. auth may be nil for an anonymous push.
+func Push(ctx context.Context, img v1.Image, ref string, auth authn.Authenticator) error {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
-	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
+	if auth == nil {
+		auth = authn.Anonymous
+	}
+	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuth(auth)); err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
 	klog.V(2).InfoS("Pushed image", "ref", ref)

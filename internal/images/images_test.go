@@ -413,7 +413,7 @@ func TestFromBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := addr + "/test/server:v1"
-	if err := Push(t.Context(), img, ref); err != nil {
+	if err := Push(t.Context(), img, ref, nil); err != nil {
 		t.Fatal(err)
 	}
 	pulled := pull(t, ref)
@@ -464,7 +464,7 @@ func TestPush(t *testing.T) {
 		mu.Lock()
 		uploads = 0
 		mu.Unlock()
-		if err := Push(t.Context(), img, tc.ref); err != nil {
+		if err := Push(t.Context(), img, tc.ref, nil); err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock()
@@ -475,7 +475,7 @@ func TestPush(t *testing.T) {
 	}
 
 	const closed = "127.0.0.1:1/a/b:1"
-	if err := Push(t.Context(), img, closed); err == nil {
+	if err := Push(t.Context(), img, closed, nil); err == nil {
 		t.Error("push to a closed port succeeded")
 	} else if !strings.HasPrefix(err.Error(), "push "+closed+": ") {
 		t.Errorf("error %q does not name the reference", err)

@@ -1,11 +1,15 @@
 // Package registry runs Gantry's integrated image registry: the distribution/distribution v3
 // registry application used as a library, serving the Docker Registry HTTP API v2 over plain
-// HTTP on a loopback address and storing content on the local filesystem.
+// HTTP and storing content on the local filesystem.
 //
-// The node's containerd pulls every image Gantry needs from this registry, so it is started
-// before anything that runs containers. All configuration passes through Config and New, which
-// translate it into a distribution configuration; authentication and image-stream hooks will be
-// added there.
+// With Config.Auth set (as `gantry start` and `gantry registry` do), requests are authenticated
+// with Gantry tokens and authorized by RBAC on image streams (auth.go), pushes are recorded in
+// image streams and tags are read from them (streams.go), and DELETE /admin/blobs/<digest> lets
+// image pruners remove a blob from storage (admin.go). Without it the registry is a plain one
+// (tests, benchmarks' reference).
+//
+// The node's containerd pulls every image Gantry needs from this registry. All configuration
+// passes through Config and New, which translate it into a distribution configuration.
 //
 // distribution logs through logrus' process-wide standard logger. New routes that logger into
 // klog once per process (warnings and errors at their klog severity, everything else at
@@ -42,11 +46,25 @@ type Config struct {
 	Addr string
 	// RootDir is the root of the filesystem storage. It is created if missing.
 	RootDir string
+	// Auth turns on authentication, authorization and image stream records. Nil serves
+	// everyone everything.
+	Auth *Auth
+}
+
+// Auth is what an authenticated registry needs.
+type Auth struct {
+	Authenticator Authenticator
+	Authorizer    Authorizer
+	// Streams records pushes and serves tags; its Hostname defaults to Config.Addr.
+	Streams *Streams
+	// Realm is the Basic challenge's realm (default "Gantry registry").
+	Realm string
 }
 
 // Registry is an image registry serving the v2 API. Create it with New and serve with Run.
 type Registry struct {
-	app *handlers.App
+	app     *handlers.App
+	handler http.Handler
 
 	mu   sync.Mutex
 	addr string // the configured address until Run binds, then the bound one
@@ -70,27 +88,64 @@ func New(cfg Config) (*Registry, error) {
 	secret := rand.Text()
 
 	routeLogrusToKlog()
-	app, err := newApp(&configuration.Configuration{
+	dc := &configuration.Configuration{
 		Storage: configuration.Storage{
 			"filesystem": configuration.Parameters{"rootdirectory": cfg.RootDir},
 			// The filesystem driver cannot redirect clients to a blob store anyway; say so
 			// explicitly rather than relying on the driver to decline.
 			"redirect": configuration.Parameters{"disable": true},
 			"cache":    configuration.Parameters{"blobdescriptor": "inmemory"},
+			// Manifests and blob links may be deleted (by image pruners, see attributesFor).
+			"delete": configuration.Parameters{"enabled": true},
 		},
 		HTTP: configuration.HTTP{
 			Addr:   cfg.Addr,
 			Secret: secret,
 		},
-		// No Auth, Notifications, Health, Proxy, Redis or Debug sections: those extras of the
+		// Bounds what one catalog request lists, whatever n a client asks for.
+		Catalog: configuration.Catalog{MaxEntries: 1000},
+		// No Notifications, Health, Proxy, Redis or Debug sections: those extras of the
 		// standalone registry stay off. Access logging is done only by distribution's
 		// standalone server, which is not used.
-	})
+	}
+	var ac *accessController
+	if a := cfg.Auth; a != nil {
+		if a.Authenticator == nil || a.Authorizer == nil || a.Streams == nil {
+			return nil, errors.New("new registry: authentication needs an authenticator, an authorizer and image stream hooks")
+		}
+		realm := a.Realm
+		if realm == "" {
+			realm = "Gantry registry"
+		}
+		ac = &accessController{authn: a.Authenticator, authz: a.Authorizer, realm: realm}
+		a.Streams.authz = a.Authorizer
+		if a.Streams.Hostname == "" {
+			a.Streams.Hostname = cfg.Addr
+		}
+		registerAccessController()
+		registerStreamsMiddleware()
+		dc.Auth = configuration.Auth{authName: configuration.Parameters{"controller": ac}}
+		dc.Middleware = map[string][]configuration.Middleware{
+			"repository": {{Name: middlewareName, Options: configuration.Parameters{"streams": a.Streams}}},
+		}
+	}
+	app, err := newApp(dc)
 	if err != nil {
 		return nil, err
 	}
-	return &Registry{app: app, addr: cfg.Addr}, nil
+	r := &Registry{app: app, addr: cfg.Addr, handler: app}
+	if ac != nil {
+		admin, err := newAdmin(cfg.RootDir, ac)
+		if err != nil {
+			return nil, err
+		}
+		r.handler = withState(app, admin)
+	}
+	return r, nil
 }
+
+// Handler is the registry's HTTP handler (for serving it on a listener of one's own).
+func (r *Registry) Handler() http.Handler { return r.handler }
 
 // newApp calls handlers.NewApp, which reports configuration errors by panicking, and turns such a
 // panic into an error.
@@ -112,7 +167,7 @@ func (r *Registry) Addr() string {
 }
 
 // Run binds the listen address, serves the registry API and calls ready (if not nil) once
-// GET /v2/ answers 200 through the bound listener. When ctx is done it stops accepting
+// GET /v2/ answers (200, or 401 when authenticating) through the bound listener. When ctx is done it stops accepting
 // connections, waits up to 30s for in-flight requests and returns nil. It returns an error if
 // the address cannot be bound, the readiness probe fails, or serving fails. Run may be called
 // only once per Registry.
@@ -127,7 +182,7 @@ func (r *Registry) Run(ctx context.Context, ready func()) error {
 	r.mu.Unlock()
 
 	srv := &http.Server{
-		Handler: r.app,
+		Handler: r.handler,
 		// Bounds slow header senders only: blob uploads and downloads may legitimately take long.
 		ReadHeaderTimeout: 30 * time.Second,
 	}
@@ -173,7 +228,7 @@ func listenCause(err error) error {
 	return err
 }
 
-// probe checks that GET http://addr/v2/ answers 200. The listener is already bound, so the
+// probe checks that GET http://addr/v2/ answers 200 or 401. The listener is already bound, so the
 // connection is queued by the kernel until the server accepts it and no retry is needed.
 func probe(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -190,7 +245,8 @@ func probe(ctx context.Context, addr string) error {
 		return fmt.Errorf("probe %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	// 401: an authenticating registry answers, and challenges the anonymous probe.
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
 		return fmt.Errorf("probe %s: status %s", url, resp.Status)
 	}
 	return nil

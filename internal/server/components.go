@@ -58,15 +58,18 @@ func (c *Config) apiServerFlags(k *certs) map[string]string {
 		"authorization-webhook-version":                "v1",
 		"authorization-webhook-cache-authorized-ttl":   "10s",
 		"authorization-webhook-cache-unauthorized-ttl": "10s",
-		"enable-admission-plugins":                     "NodeRestriction",
-		"allow-privileged":                             "true",
-		"requestheader-client-ca-file":                 k.FrontProxyCA.CertFile,
-		"requestheader-allowed-names":                  frontProxyClientCN,
-		"requestheader-username-headers":               "X-Remote-User",
-		"requestheader-group-headers":                  "X-Remote-Group",
-		"requestheader-extra-headers-prefix":           "X-Remote-Extra-",
-		"proxy-client-cert-file":                       k.FrontProxyClient.CertFile,
-		"proxy-client-key-file":                        k.FrontProxyClient.KeyFile,
+		// AlwaysPullImages: a pod must pull (and so be allowed to pull) its image even when the
+		// node has it from another project's pod; without it a project could run another's
+		// private image by naming its digest.
+		"enable-admission-plugins":           "NodeRestriction,AlwaysPullImages",
+		"allow-privileged":                   "true",
+		"requestheader-client-ca-file":       k.FrontProxyCA.CertFile,
+		"requestheader-allowed-names":        frontProxyClientCN,
+		"requestheader-username-headers":     "X-Remote-User",
+		"requestheader-group-headers":        "X-Remote-Group",
+		"requestheader-extra-headers-prefix": "X-Remote-Extra-",
+		"proxy-client-cert-file":             k.FrontProxyClient.CertFile,
+		"proxy-client-key-file":              k.FrontProxyClient.KeyFile,
 		// Aggregated API servers are reached at their endpoint (the node IP), not through kube-proxy.
 		"enable-aggregator-routing": "true",
 		"profiling":                 "false",

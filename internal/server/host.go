@@ -16,16 +16,22 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authentication/user"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	discoveryv1ac "k8s.io/client-go/applyconfigurations/discovery/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/gantry-dev/gantry/internal/authz"
 	"github.com/gantry-dev/gantry/internal/dns"
 	"github.com/gantry-dev/gantry/internal/images"
 	"github.com/gantry-dev/gantry/internal/node"
@@ -119,22 +125,101 @@ func (m *machine) get(ctx context.Context, component, url string) error {
 	return nil
 }
 
+// Registry serves the integrated registry: Gantry tokens, RBAC on image streams, pushes
+// recorded in image streams. Its identity has the system:registry role (authz.RegistryGroup).
 func (m *machine) Registry(ctx context.Context, ready func()) error {
-	r, err := registry.New(registry.Config{Addr: m.cfg.RegistryAddr, RootDir: filepath.Join(m.cfg.DataDir, "registry")})
+	rc, err := m.cfg.restConfig("registry")
+	if err != nil {
+		return err
+	}
+	// Every push and every pull asks the API (cached briefly): no client-side throttling.
+	rc.QPS, rc.Burst = 500, 1000
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	imgc, err := imagev1client.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	ka := registry.NewKubeAuth(kube)
+	r, err := registry.New(registry.Config{
+		Addr:    m.cfg.RegistryAddr,
+		RootDir: filepath.Join(m.cfg.DataDir, "registry"),
+		Auth: &registry.Auth{
+			Authenticator: ka,
+			Authorizer:    ka,
+			Streams:       &registry.Streams{Images: imgc, Events: kube.CoreV1(), Hostname: m.cfg.RegistryAddr},
+		},
+	})
 	if err != nil {
 		return err
 	}
 	return r.Run(ctx, ready)
 }
 
+// InfraNamespace holds the image streams of Gantry's own images (pause, gantry). Everyone may
+// pull them, anonymously too: containerd pulls the pod sandbox image without credentials.
+const InfraNamespace = "gantry"
+
+// PublishImages pushes Gantry's images into the infra namespace as its publisher service
+// account, with a short-lived token.
 func (m *machine) PublishImages(ctx context.Context) error {
-	p := &images.Publisher{Registry: m.cfg.RegistryAddr, CacheDir: filepath.Join(m.cfg.DataDir, "images"), Version: m.cfg.Version}
+	cs, err := m.client("admin")
+	if err != nil {
+		return err
+	}
+	token, err := ensurePublisher(ctx, cs)
+	if err != nil {
+		return fmt.Errorf("prepare to publish Gantry's images: %w", err)
+	}
+	p := &images.Publisher{
+		Registry: m.cfg.RegistryAddr, CacheDir: filepath.Join(m.cfg.DataDir, "images"), Version: m.cfg.Version,
+		Auth: &authn.Bearer{Token: token},
+	}
 	refs, err := p.Publish(ctx)
 	if err != nil {
 		return err
 	}
 	klog.InfoS("Published Gantry's images", "pause", refs.Pause, "infra", refs.Infra)
 	return nil
+}
+
+// ensurePublisher makes the infra namespace world-pullable and returns a token of its
+// publisher service account, which may push there.
+func ensurePublisher(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+	if _, err := cs.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(InfraNamespace), apply); err != nil {
+		return "", err
+	}
+	const sa = "publisher"
+	if _, err := cs.CoreV1().ServiceAccounts(InfraNamespace).Apply(ctx, corev1ac.ServiceAccount(sa, InfraNamespace), apply); err != nil {
+		return "", err
+	}
+	group := func(name string) *rbacv1ac.SubjectApplyConfiguration {
+		return rbacv1ac.Subject().WithAPIGroup(rbacv1.GroupName).WithKind(rbacv1.GroupKind).WithName(name)
+	}
+	bindings := []*rbacv1ac.RoleBindingApplyConfiguration{
+		rbacv1ac.RoleBinding("gantry:image-pullers:everyone", InfraNamespace).
+			WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(authz.ImagePuller)).
+			WithSubjects(group(user.AllAuthenticated), group(user.AllUnauthenticated)),
+		rbacv1ac.RoleBinding("gantry:publisher", InfraNamespace).
+			WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(authz.ImageBuilder)).
+			WithSubjects(rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(sa).WithNamespace(InfraNamespace)),
+	}
+	for _, b := range bindings {
+		if _, err := cs.RbacV1().RoleBindings(InfraNamespace).Apply(ctx, b, apply); err != nil {
+			return "", err
+		}
+	}
+	expiry := int64(600)
+	tr, err := cs.CoreV1().ServiceAccounts(InfraNamespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for %s/%s: %w", InfraNamespace, sa, err)
+	}
+	return tr.Status.Token, nil
 }
 
 func (m *machine) client(user string) (kubernetes.Interface, error) {

@@ -41,6 +41,7 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 		"openshift-apiserver": k.OpenShiftAPIClient,
 		"oauth-server":        k.OAuthClient,
 		"controllers":         k.Controllers,
+		"registry":            k.Registry,
 	} {
 		if err := writeKubeconfig(c.kubeconfig(user), c.APIServerURL(), k.CA.CertFile, user, pair); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/gantry-dev/gantry/internal/authz"
 	"net"
 	"os"
 	"path/filepath"
@@ -27,6 +28,8 @@ type certs struct {
 	OAuthServing, OAuthClient, OAuthWebhookClient pki.Pair
 	// Controllers is the identity of Gantry's controllers.
 	Controllers pki.Pair
+	// Registry is the integrated registry's identity.
+	Registry pki.Pair
 }
 
 func (c *Config) pkiDir() string             { return filepath.Join(c.DataDir, "pki") }
@@ -60,6 +63,9 @@ const OAuthUser = "system:gantry:oauth-server"
 
 // ControllersUser is the identity of Gantry's controllers; they bind roles in every project.
 const ControllersUser = "system:gantry:controllers"
+
+// RegistryUser is the identity of the integrated registry (in group authz.RegistryGroup).
+const RegistryUser = "system:gantry:registry"
 
 // DNSUser is the identity of the cluster DNS server.
 const DNSUser = "system:gantry:dns"
@@ -113,6 +119,7 @@ func (c *Config) ensurePKI() (*certs, error) {
 			DNSNames: []string{"localhost", c.NodeName}, IPs: []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.OAuthServing},
 		{k.CA, dir, pki.Spec{Name: "oauth-server", CommonName: OAuthUser, Organization: []string{"system:masters"}, Client: true}, &k.OAuthClient},
 		{k.CA, dir, pki.Spec{Name: "controllers", CommonName: ControllersUser, Organization: []string{"system:masters"}, Client: true}, &k.Controllers},
+		{k.CA, dir, pki.Spec{Name: "registry", CommonName: RegistryUser, Organization: []string{authz.RegistryGroup}, Client: true}, &k.Registry},
 		{k.CA, dir, pki.Spec{Name: "apiserver-token-webhook-client", CommonName: oauth.WebhookUser, Client: true}, &k.OAuthWebhookClient},
 	}
 	for _, i := range issue {

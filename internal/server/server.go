@@ -178,7 +178,8 @@ func (s *Server) Services() ([]service.Service, error) {
 		s.probed(svcCM, []string{svcAPIServer}, func(ctx context.Context) error { return s.Exec.ControllerManager(ctx, args[KubeControllerManager]) }),
 		s.probed(svcScheduler, []string{svcAPIServer}, func(ctx context.Context) error { return s.Exec.Scheduler(ctx, args[KubeScheduler]) }),
 		{Name: svcBootstrap, Needs: []string{svcAPIServer, svcCM}, Run: s.once(s.Host.Bootstrap)},
-		{Name: svcRegistry, Run: s.Host.Registry},
+		// The registry authenticates with the API and records pushes in image streams.
+		{Name: svcRegistry, Needs: []string{svcOpenShift}, Run: s.Host.Registry},
 		{Name: svcImages, Needs: []string{svcRegistry}, Run: s.once(s.Host.PublishImages)},
 		s.probed(svcContainerd, nil, child(Containerd, s.Containerd, args[Containerd])),
 		withStop(s.probed(svcKubelet, []string{svcContainerd, svcAPIServer, svcImages},

@@ -21,7 +21,7 @@ func TestRestartKeepsObjectsAndRestartsPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	image, err := harness.PushEchoImage(ctx, "restart")
+	image, err := harness.PushEchoImage(ctx, c, "default", "restart")
 	if err != nil {
 		c.Stop()
 		t.Fatal(err)

@@ -63,13 +63,13 @@ func TestClusterDNSAnswersServiceNames(t *testing.T) {
 // and through the Service's DNS names from another pod.
 func TestDeploymentReachableThroughServiceAndDNS(t *testing.T) {
 	ctx := t.Context()
-	image, err := harness.PushEchoImage(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cs := cluster.Client
 	ns := "echo-test"
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	image, err := harness.PushEchoImage(ctx, cluster, ns, "v1")
+	if err != nil {
 		t.Fatal(err)
 	}
 	labels := map[string]string{"app": "echo"}

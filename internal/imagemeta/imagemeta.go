@@ -1,0 +1,129 @@
+// Package imagemeta turns a registry manifest (and its image configuration) into the Image object
+// of image.openshift.io/v1, with the metadata users see in `describe` and that builds and
+// deployments read: layers, environment, entrypoint, labels, ports, architecture.
+package imagemeta
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/openshift/api/image/docker10"
+	imagev1 "github.com/openshift/api/image/v1"
+	"github.com/opencontainers/go-digest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+func isIndex(mediaType string) bool {
+	return mediaType == string(types.OCIImageIndex) || mediaType == string(types.DockerManifestList)
+}
+
+func isManifest(mediaType string) bool {
+	return mediaType == string(types.OCIManifestSchema1) || mediaType == string(types.DockerManifestSchema2)
+}
+
+// ConfigDigest returns the config descriptor digest of a single-image manifest ("" for an index).
+func ConfigDigest(mediaType string, manifest []byte) (string, error) {
+	switch {
+	case isIndex(mediaType):
+		return "", nil
+	case isManifest(mediaType):
+		m, err := ggcrv1.ParseManifest(bytes.NewReader(manifest))
+		if err != nil {
+			return "", fmt.Errorf("parse %s manifest: %w", mediaType, err)
+		}
+		return m.Config.Digest.String(), nil
+	}
+	return "", fmt.Errorf("unsupported manifest media type %q: want an OCI or Docker schema 2 image manifest or index", mediaType)
+}
+
+// Image builds the Image object for a manifest. Its name is the manifest's digest; ref is its pull
+// spec (e.g. "host/ns/stream@sha256:..."). config is the raw image configuration (nil for an
+// index); its digest must match the manifest's config descriptor.
+func Image(mediaType string, manifest, config []byte, ref string) (*imagev1.Image, error) {
+	img := &imagev1.Image{
+		ObjectMeta:                   metav1.ObjectMeta{Name: digest.FromBytes(manifest).String()},
+		DockerImageReference:         ref,
+		DockerImageManifestMediaType: mediaType,
+		DockerImageMetadataVersion:   "1.0",
+	}
+	switch {
+	case isIndex(mediaType):
+		idx, err := ggcrv1.ParseIndexManifest(bytes.NewReader(manifest))
+		if err != nil {
+			return nil, fmt.Errorf("parse %s index: %w", mediaType, err)
+		}
+		for _, m := range idx.Manifests {
+			im := imagev1.ImageManifest{Digest: m.Digest.String(), MediaType: string(m.MediaType), ManifestSize: m.Size}
+			if p := m.Platform; p != nil {
+				im.Architecture, im.OS, im.Variant = p.Architecture, p.OS, p.Variant
+			}
+			img.DockerImageManifests = append(img.DockerImageManifests, im)
+		}
+		return img, nil
+	case isManifest(mediaType):
+	default:
+		return nil, fmt.Errorf("unsupported manifest media type %q: want an OCI or Docker schema 2 image manifest or index", mediaType)
+	}
+	m, err := ggcrv1.ParseManifest(bytes.NewReader(manifest))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s manifest: %w", mediaType, err)
+	}
+	if config == nil {
+		return nil, fmt.Errorf("image %s: no image configuration given", img.Name)
+	}
+	if got := digest.FromBytes(config).String(); got != m.Config.Digest.String() {
+		return nil, fmt.Errorf("image %s: the configuration has digest %s, the manifest names %s", img.Name, got, m.Config.Digest)
+	}
+	cf, err := ggcrv1.ParseConfigFile(bytes.NewReader(config))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: parse the image configuration: %w", img.Name, err)
+	}
+	size := m.Config.Size
+	for _, l := range m.Layers {
+		img.DockerImageLayers = append(img.DockerImageLayers, imagev1.ImageLayer{Name: l.Digest.String(), LayerSize: l.Size, MediaType: string(l.MediaType)})
+		size += l.Size
+	}
+	meta := docker10.DockerImage{
+		TypeMeta:      metav1.TypeMeta{Kind: "DockerImage", APIVersion: "image.openshift.io/1.0"},
+		ID:            m.Config.Digest.String(),
+		Created:       metav1.NewTime(cf.Created.Time),
+		Architecture:  cf.Architecture,
+		Author:        cf.Author,
+		DockerVersion: cf.DockerVersion,
+		Size:          size,
+		Config:        dockerConfig(cf.Config),
+	}
+	raw, err := json.Marshal(&meta)
+	if err != nil {
+		return nil, err
+	}
+	img.DockerImageMetadata = runtime.RawExtension{Raw: raw}
+	return img, nil
+}
+
+func dockerConfig(c ggcrv1.Config) *docker10.DockerConfig {
+	dc := &docker10.DockerConfig{
+		Hostname: c.Hostname, Domainname: c.Domainname, User: c.User,
+		Tty: c.Tty, OpenStdin: c.OpenStdin, StdinOnce: c.StdinOnce,
+		Env: c.Env, Cmd: c.Cmd, Image: c.Image, WorkingDir: c.WorkingDir,
+		Entrypoint: c.Entrypoint, NetworkDisabled: c.NetworkDisabled, OnBuild: c.OnBuild,
+		Labels: c.Labels,
+	}
+	if len(c.ExposedPorts) > 0 {
+		dc.ExposedPorts = map[string]struct{}{}
+		for p := range c.ExposedPorts {
+			dc.ExposedPorts[p] = struct{}{}
+		}
+	}
+	if len(c.Volumes) > 0 {
+		dc.Volumes = map[string]struct{}{}
+		for v := range c.Volumes {
+			dc.Volumes[v] = struct{}{}
+		}
+	}
+	return dc
+}

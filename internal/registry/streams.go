@@ -1,0 +1,348 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/distribution/distribution/v3"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	repomiddleware "github.com/distribution/distribution/v3/registry/middleware/repository"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	imagev1 "github.com/openshift/api/image/v1"
+	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/gantry-dev/gantry/internal/imagemeta"
+)
+
+// The image stream side of the registry, as a distribution repository
+// middleware:
+//
+//   - a manifest push first makes sure the stream <project>/<name> exists
+//     (creating it, with lookupPolicy.local, when the pusher may create image
+//     streams), then records the Image with its metadata and, for a tagged
+//     push, the tag, through an ImageStreamMapping;
+//   - tags are the stream's: reading a tag follows the stream's status (so
+//     `gantry tag` and deletes through the API show in the registry), and
+//     deleting a tag through the registry removes it from the stream.
+//
+// Repositories without a stream (content pushed before streams existed)
+// fall back to the registry's own tags.
+
+// Streams records pushes in image streams.
+type Streams struct {
+	// Images is an image.openshift.io client with the system:registry role.
+	Images imagev1client.ImageV1Interface
+	// Events, when set, receives a Kubernetes Event on the stream per push.
+	Events corev1client.EventsGetter
+	// Hostname is the registry's host[:port] in the images' pull specs.
+	Hostname string
+	// Now is the clock for events (default time.Now).
+	Now func() time.Time
+
+	authz Authorizer
+}
+
+const middlewareName = "gantry-imagestreams"
+
+// maxConfigSize bounds the image configuration read to record an image.
+const maxConfigSize = 8 << 20
+
+var registerMiddlewareOnce sync.Once
+
+func registerStreamsMiddleware() {
+	registerMiddlewareOnce.Do(func() {
+		_ = repomiddleware.Register(middlewareName, func(ctx context.Context, repo distribution.Repository, options map[string]interface{}) (distribution.Repository, error) {
+			s, ok := options["streams"].(*Streams)
+			if !ok {
+				return nil, fmt.Errorf("registry middleware %q: no image stream hooks in the configuration", middlewareName)
+			}
+			return s.wrap(repo)
+		})
+	})
+}
+
+func (s *Streams) wrap(repo distribution.Repository) (distribution.Repository, error) {
+	ns, name, err := splitRepository(repo.Named().Name())
+	if err != nil {
+		return nil, distribution.ErrRepositoryNameInvalid{Name: repo.Named().Name(), Reason: err}
+	}
+	return &streamRepository{Repository: repo, s: s, ns: ns, name: name}, nil
+}
+
+type streamRepository struct {
+	distribution.Repository
+	s        *Streams
+	ns, name string
+}
+
+func (r *streamRepository) ref() string { return r.ns + "/" + r.name }
+
+func (r *streamRepository) Manifests(ctx context.Context, options ...distribution.ManifestServiceOption) (distribution.ManifestService, error) {
+	ms, err := r.Repository.Manifests(ctx, options...)
+	if err != nil {
+		return nil, err
+	}
+	return &streamManifests{ManifestService: ms, r: r}, nil
+}
+
+func (r *streamRepository) Tags(ctx context.Context) distribution.TagService {
+	return &streamTags{TagService: r.Repository.Tags(ctx), r: r}
+}
+
+// stream reads the repository's image stream; nil without error when there
+// is none.
+func (r *streamRepository) stream(ctx context.Context) (*imagev1.ImageStream, error) {
+	st, err := r.s.Images.ImageStreams(r.ns).Get(ctx, r.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("cannot read image stream %s: %v", r.ref(), err))
+	}
+	return st, nil
+}
+
+// ensureStream creates the stream for a push when it does not exist and the
+// pusher may create image streams in the project.
+func (r *streamRepository) ensureStream(ctx context.Context) error {
+	st, err := r.stream(ctx)
+	if err != nil || st != nil {
+		return err
+	}
+	u := userFrom(ctx)
+	if u == nil {
+		return errcode.ErrorCodeDenied.WithMessage("no authenticated user to create image stream " + r.ref())
+	}
+	ok, err := r.s.authz.Allowed(ctx, u, authorizationv1.ResourceAttributes{
+		Namespace: r.ns, Verb: "create", Group: imagev1.GroupName, Resource: "imagestreams", Name: r.name,
+	})
+	if err != nil {
+		return errcode.ErrorCodeUnavailable.WithMessage("cannot check access: " + err.Error())
+	}
+	if !ok {
+		return errcode.ErrorCodeDenied.WithMessage(fmt.Sprintf(
+			"%s may not create image stream %s: push to an existing stream, or ask an admin of project %s for the edit role",
+			u.GetName(), r.ref(), r.ns))
+	}
+	_, err = r.s.Images.ImageStreams(r.ns).Create(ctx, &imagev1.ImageStream{
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: r.name},
+		Spec:       imagev1.ImageStreamSpec{LookupPolicy: imagev1.ImageLookupPolicy{Local: true}},
+	}, metav1.CreateOptions{})
+	switch {
+	case err == nil || apierrors.IsAlreadyExists(err):
+		return nil
+	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+		return errcode.ErrorCodeNameUnknown.WithMessage(fmt.Sprintf("cannot create image stream %s: %v (does project %s exist?)", r.ref(), apiMessage(err), r.ns))
+	default:
+		return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("cannot create image stream %s: %v", r.ref(), apiMessage(err)))
+	}
+}
+
+func apiMessage(err error) string {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return st.Status().Message
+	}
+	return err.Error()
+}
+
+type streamManifests struct {
+	distribution.ManifestService
+	r *streamRepository
+}
+
+// Put stores the manifest and records it in the image stream.
+func (m *streamManifests) Put(ctx context.Context, manifest distribution.Manifest, options ...distribution.ManifestServiceOption) (digest.Digest, error) {
+	tag := ""
+	for _, o := range options {
+		if t, ok := o.(distribution.WithTagOption); ok {
+			tag = t.Tag
+		}
+	}
+	if err := m.r.ensureStream(ctx); err != nil {
+		return "", err
+	}
+	dgst, err := m.ManifestService.Put(ctx, manifest, options...)
+	if err != nil {
+		return dgst, err
+	}
+	if err := m.r.record(ctx, manifest, dgst, tag); err != nil {
+		klog.ErrorS(err, "Recording a pushed image failed", "repository", m.r.ref(), "digest", dgst, "tag", tag)
+		return "", errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf(
+			"the manifest was stored but could not be recorded in image stream %s: %v; push again", m.r.ref(), err))
+	}
+	return dgst, nil
+}
+
+// record creates the Image of a pushed manifest and, for a tagged push,
+// adds it to the tag's history through an ImageStreamMapping.
+func (r *streamRepository) record(ctx context.Context, manifest distribution.Manifest, dgst digest.Digest, tag string) error {
+	mediaType, payload, err := manifest.Payload()
+	if err != nil {
+		return err
+	}
+	var config []byte
+	if cfg, err := imagemeta.ConfigDigest(mediaType, payload); err != nil {
+		return err
+	} else if cfg != "" {
+		blobs := r.Repository.Blobs(ctx)
+		d, err := digest.Parse(cfg)
+		if err != nil {
+			return fmt.Errorf("config digest %q: %w", cfg, err)
+		}
+		desc, err := blobs.Stat(ctx, d)
+		if err != nil {
+			return fmt.Errorf("image config %s: %w", d, err)
+		}
+		if desc.Size > maxConfigSize {
+			return fmt.Errorf("image config %s is %d bytes, more than the %d bytes allowed", d, desc.Size, maxConfigSize)
+		}
+		if config, err = blobs.Get(ctx, d); err != nil {
+			return fmt.Errorf("image config %s: %w", d, err)
+		}
+	}
+	img, err := imagemeta.Image(mediaType, payload, config, r.s.Hostname+"/"+r.ref()+"@"+dgst.String())
+	if err != nil {
+		return err
+	}
+	if img.Annotations == nil {
+		img.Annotations = map[string]string{}
+	}
+	img.Annotations[imagev1.ManagedByOpenShiftAnnotation] = "true"
+	if tag == "" {
+		_, err := r.s.Images.Images().Create(ctx, img, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+		return err
+	}
+	_, err = r.s.Images.ImageStreamMappings(r.ns).Create(ctx, &imagev1.ImageStreamMapping{
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: r.name},
+		Image:      *img,
+		Tag:        tag,
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	r.event(ctx, tag, dgst)
+	return nil
+}
+
+// event reports a push on the stream, for people watching the project.
+func (r *streamRepository) event(ctx context.Context, tag string, dgst digest.Digest) {
+	if r.s.Events == nil {
+		return
+	}
+	now := time.Now
+	if r.s.Now != nil {
+		now = r.s.Now
+	}
+	who := "someone"
+	if u := userFrom(ctx); u != nil {
+		who = u.GetName()
+	}
+	t := metav1.NewTime(now())
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: r.name + ".", Namespace: r.ns},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: imagev1.GroupVersion.String(), Kind: "ImageStream", Namespace: r.ns, Name: r.name,
+		},
+		Reason:         "Pushed",
+		Message:        fmt.Sprintf("%s pushed %s to tag %s", who, dgst, tag),
+		Type:           corev1.EventTypeNormal,
+		Source:         corev1.EventSource{Component: "gantry-registry"},
+		FirstTimestamp: t, LastTimestamp: t, Count: 1,
+	}
+	if _, err := r.s.Events.Events(r.ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		klog.V(2).InfoS("Cannot record a push event", "stream", r.ref(), "err", err)
+	}
+}
+
+// streamTags serves the stream's tags.
+type streamTags struct {
+	distribution.TagService
+	r *streamRepository
+}
+
+func latestImage(s *imagev1.ImageStream, tag string) string {
+	for _, t := range s.Status.Tags {
+		if t.Tag == tag && len(t.Items) > 0 {
+			return t.Items[0].Image
+		}
+	}
+	return ""
+}
+
+// Get resolves tag through the stream.
+func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error) {
+	st, err := t.r.stream(ctx)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if st == nil {
+		return t.TagService.Get(ctx, tag)
+	}
+	img := latestImage(st, tag)
+	if img == "" {
+		return v1.Descriptor{}, distribution.ErrTagUnknown{Tag: tag}
+	}
+	d, err := digest.Parse(img)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("tag %s of %s points at %q, not a digest", tag, t.r.ref(), img)
+	}
+	return v1.Descriptor{Digest: d}, nil
+}
+
+// All lists the stream's tags that have an image.
+func (t *streamTags) All(ctx context.Context) ([]string, error) {
+	st, err := t.r.stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.TagService.All(ctx)
+	}
+	var tags []string
+	for _, tag := range st.Status.Tags {
+		if len(tag.Items) > 0 {
+			tags = append(tags, tag.Tag)
+		}
+	}
+	if len(tags) == 0 {
+		return nil, distribution.ErrRepositoryUnknown{Name: t.r.ref()}
+	}
+	sort.Strings(tags)
+	return tags, nil
+}
+
+// Untag removes the tag from the registry and from the stream.
+func (t *streamTags) Untag(ctx context.Context, tag string) error {
+	err := t.TagService.Untag(ctx, tag)
+	var unknown distribution.ErrTagUnknown
+	if err != nil && !errors.As(err, &unknown) {
+		return err
+	}
+	st, serr := t.r.stream(ctx)
+	if serr != nil {
+		return serr
+	}
+	if st == nil || latestImage(st, tag) == "" {
+		return err
+	}
+	derr := t.r.s.Images.ImageStreamTags(t.r.ns).Delete(ctx, t.r.name+":"+tag, metav1.DeleteOptions{})
+	if derr != nil && !apierrors.IsNotFound(derr) {
+		return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("cannot remove tag %s from image stream %s: %v", tag, t.r.ref(), apiMessage(derr)))
+	}
+	return nil
+}
