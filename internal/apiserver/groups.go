@@ -68,8 +68,10 @@ func later(gr string, newObj func() runtime.Object, feature string) *notImplemen
 func imageExtra(env *Env, stores map[string]*generic.REST) (map[string]rest.Storage, error) {
 	decorate := imagereg.RepositoryDecorator(env.Images.InternalRegistryHostname, env.Images.ExternalRegistryHostname)
 	stores["imagestreams"].Store.Decorator = decorate
-	env.Status[imagev1.Resource("imagestreams")].SetDecorator(decorate)
-	v := imagereg.Virtual(stores["imagestreams"], env.Status[imagev1.Resource("imagestreams")], stores["images"])
+	status := env.Status[imagev1.Resource("imagestreams")]
+	status.SetDecorator(decorate)
+	v := imagereg.Virtual(stores["imagestreams"], status, stores["images"], env.Authorizer)
+	v["imagestreams"] = imagereg.NewStreamsREST(stores["imagestreams"], status, stores["images"], env.Authorizer)
 	v["imagestreamimports"] = later("imagestreamimports.image.openshift.io", func() runtime.Object { return &imagev1.ImageStreamImport{} }, withImages)
 	return v, nil
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	"github.com/distribution/distribution/v3/registry/storage"
 	"k8s.io/klog/v2"
 
 	// Registers the "filesystem" storage driver with distribution's driver factory.
@@ -138,6 +139,10 @@ func New(cfg Config) (*Registry, error) {
 		admin, err := newAdmin(cfg.RootDir, ac)
 		if err != nil {
 			return nil, err
+		}
+		// Reads of images tagged in from another repository go to the same storage.
+		if cfg.Auth.Streams.namespace, err = storage.NewRegistry(context.Background(), admin.driver); err != nil {
+			return nil, fmt.Errorf("open registry storage: %w", err)
 		}
 		r.handler = withState(app, admin)
 	}

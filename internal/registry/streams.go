@@ -50,7 +50,8 @@ type Streams struct {
 	// Now is the clock for events (default time.Now).
 	Now func() time.Time
 
-	authz Authorizer
+	authz     Authorizer
+	namespace distribution.Namespace // the storage, for images tagged in from other repositories
 }
 
 const middlewareName = "gantry-imagestreams"

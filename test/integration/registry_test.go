@@ -522,3 +522,101 @@ func TestRegistryAdminDeletesBlobs(t *testing.T) {
 		t.Errorf("second delete: %s, want 404", resp.Status)
 	}
 }
+
+// A tag written from another project's tag takes its image only when the writer may pull it;
+// then the image pulls through the new stream (its content stays where it was pushed).
+func TestRegistryTagAcrossProjects(t *testing.T) {
+	ctx := t.Context()
+	a := newRegistryUser(t, "reg-tag-a")
+	b := newRegistryUser(t, "reg-tag-b")
+	img := testImage(t)
+	dgst, _ := img.Digest()
+	if err := remote.Write(ref(t, harness.Registry+"/"+a.project+"/src:v1"), img, remote.WithContext(ctx), remote.WithAuth(a.auth())); err != nil {
+		t.Fatal(err)
+	}
+	bc, err := imageclient.NewForConfig(cluster.TokenConfig(b.token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagFrom := func(name string) error {
+		_, err := bc.ImageV1().ImageStreamTags(b.project).Create(ctx, &imagev1.ImageStreamTag{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Tag:        &imagev1.TagReference{From: &corev1.ObjectReference{Kind: "ImageStreamTag", Namespace: a.project, Name: "src:v1"}},
+		}, metav1.CreateOptions{})
+		return err
+	}
+	if err := tagFrom("stolen:v1"); err != nil {
+		t.Fatal(err)
+	}
+	is, err := bc.ImageV1().ImageStreams(b.project).Get(ctx, "stolen", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range is.Status.Tags {
+		if len(st.Items) > 0 {
+			t.Errorf("b tagged a's private image without pull rights: %+v", st.Items)
+		}
+		if len(st.Conditions) == 0 || st.Conditions[0].Reason != string(metav1.StatusReasonForbidden) {
+			t.Errorf("tag conditions = %+v, want a Forbidden condition", st.Conditions)
+		}
+	}
+	if _, err := remote.Image(ref(t, harness.Registry+"/"+b.project+"/stolen:v1"), remote.WithContext(ctx), remote.WithAuth(b.auth())); err == nil {
+		t.Error("b pulled a's image through its own stream")
+	}
+	if _, err := remote.Image(ref(t, harness.Registry+"/"+b.project+"/stolen@"+dgst.String()), remote.WithContext(ctx), remote.WithAuth(b.auth())); err == nil {
+		t.Error("b pulled a's image by digest through its own stream")
+	}
+
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "b-pulls"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:image-puller"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: b.name}},
+	}
+	if _, err := cluster.Client.RbacV1().RoleBindings(a.project).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The API caches access decisions for a few seconds: tag again until the grant shows.
+	shared := ""
+	for i := 0; shared == "" && i < 40; i++ {
+		name := fmt.Sprintf("shared%d", i)
+		if err := tagFrom(name + ":v1"); err != nil {
+			t.Fatal(err)
+		}
+		ist, err := bc.ImageV1().ImageStreamTags(b.project).Get(ctx, name+":v1", metav1.GetOptions{})
+		switch {
+		case err == nil && ist.Image.Name == dgst.String():
+			shared = name
+		case err == nil || apierrors.IsNotFound(err):
+			time.Sleep(time.Second)
+		default:
+			t.Fatal(err)
+		}
+	}
+	if shared == "" {
+		t.Fatal("b's tags from a's image never got the image after b was granted system:image-puller")
+	}
+	pulled, err := remote.Image(ref(t, harness.Registry+"/"+b.project+"/"+shared+":v1"), remote.WithContext(ctx), remote.WithAuth(b.auth()))
+	if err != nil {
+		t.Fatalf("pull the tagged image through b's stream: %v", err)
+	}
+	for _, l := range mustLayers(t, pulled) {
+		rc, err := l.Compressed()
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		if err != nil {
+			t.Fatalf("pull a layer of the tagged image through b's stream: %v", err)
+		}
+	}
+	// A blob of a's that no image of b's stream uses stays out of reach.
+	other := testImage(t)
+	if err := remote.Write(ref(t, harness.Registry+"/"+a.project+"/src:other"), other, remote.WithContext(ctx), remote.WithAuth(a.auth())); err != nil {
+		t.Fatal(err)
+	}
+	od, _ := mustLayers(t, other)[0].Digest()
+	resp, _ := registryDo(t, http.MethodGet, "/v2/"+b.project+"/"+shared+"/blobs/"+od.String(), b.token, nil, nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a blob of another image of a's through b's stream: %s, want 404", resp.Status)
+	}
+}

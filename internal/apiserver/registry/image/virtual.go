@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
@@ -50,8 +51,9 @@ type StatusStore interface {
 // imagestreamimages, keyed by resource name. streams is the main
 // imagestreams storage (spec writes and stream creation), streamStatus its
 // status subresource (tag history writes) and images the images storage.
-func Virtual(streams Store, streamStatus StatusStore, images Store) map[string]rest.Storage {
-	b := &backend{streams: streams, status: streamStatus, images: images, now: time.Now}
+// authz checks that a tag written from another project's image may pull it.
+func Virtual(streams Store, streamStatus StatusStore, images Store, authz authorizer.Authorizer) map[string]rest.Storage {
+	b := &backend{streams: streams, status: streamStatus, images: images, now: time.Now, authz: authz}
 	return map[string]rest.Storage{
 		"imagestreammappings": &mappingREST{b},
 		"imagestreamtags":     &tagREST{b},
@@ -73,6 +75,7 @@ type backend struct {
 	status  StatusStore
 	images  Store
 	now     func() time.Time
+	authz   authorizer.Authorizer
 }
 
 func (b *backend) getStream(ctx context.Context, name string) (*imagev1.ImageStream, error) {

@@ -293,6 +293,9 @@ func (r *tagREST) Create(ctx context.Context, obj runtime.Object, createValidati
 				return nil, err
 			}
 		}
+		if s, err = r.b.trackTags(ctx, s); err != nil {
+			return nil, err
+		}
 		img, err := r.b.imageFor(ctx, s, tag)
 		if err != nil {
 			return nil, err
@@ -409,6 +412,9 @@ func (r *tagREST) Update(ctx context.Context, name string, objInfo rest.UpdatedO
 		if err != nil {
 			return nil, false, err
 		}
+	}
+	if s, err = r.b.trackTags(ctx, s); err != nil {
+		return nil, false, err
 	}
 	img, err := r.b.imageFor(ctx, s, tag)
 	if err != nil {

@@ -199,7 +199,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	streams := &fakeStore{d: d, def: imageStreams()}
 	status := &fakeStore{d: d, def: imageStreams(), status: true}
 	images := &fakeStore{d: d, def: images()}
-	v := Virtual(streams, status, images)
+	v := Virtual(streams, status, images, nil)
 	if len(v) != 3 {
 		t.Fatalf("Virtual returned %d storages", len(v))
 	}
