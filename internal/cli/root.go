@@ -7,6 +7,7 @@ import (
 
 	apiservercmd "github.com/gantry-dev/gantry/internal/cli/apiserver"
 	"github.com/gantry-dev/gantry/internal/cli/project"
+	registrycmd "github.com/gantry-dev/gantry/internal/cli/registry"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -55,6 +56,7 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		start.NewCommand(version),
 		kubectl.NewCommand(server.DefaultDataDir),
 		apiservercmd.NewCommand(version),
+		registrycmd.NewCommand(),
 		withKubeconfig(configFlags, project.NewCommandNewProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProjects(configFlags, streams)),

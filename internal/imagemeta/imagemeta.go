@@ -56,12 +56,17 @@ func Image(mediaType string, manifest, config []byte, ref string) (*imagev1.Imag
 		if err != nil {
 			return nil, fmt.Errorf("parse %s index: %w", mediaType, err)
 		}
+		// Only the platform images of an index are recorded, as OpenShift does: entries without
+		// a platform (nested indexes, artifacts, attestations) are no image to run.
 		for _, m := range idx.Manifests {
-			im := imagev1.ImageManifest{Digest: m.Digest.String(), MediaType: string(m.MediaType), ManifestSize: m.Size}
-			if p := m.Platform; p != nil {
-				im.Architecture, im.OS, im.Variant = p.Architecture, p.OS, p.Variant
+			p := m.Platform
+			if p == nil || p.Architecture == "" || p.OS == "" {
+				continue
 			}
-			img.DockerImageManifests = append(img.DockerImageManifests, im)
+			img.DockerImageManifests = append(img.DockerImageManifests, imagev1.ImageManifest{
+				Digest: m.Digest.String(), MediaType: string(m.MediaType), ManifestSize: m.Size,
+				Architecture: p.Architecture, OS: p.OS, Variant: p.Variant,
+			})
 		}
 		return img, nil
 	case isManifest(mediaType):

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -61,11 +63,18 @@ func TestImageFromManifest(t *testing.T) {
 		t.Error("malformed manifest accepted")
 	}
 
-	idx, _ := random.Index(256, 1, 2)
+	// An index: its platform images are recorded, a nested index without a platform is not.
+	arm, _ := random.Image(64, 1)
+	amd, _ := random.Image(64, 1)
+	nested, _ := random.Index(64, 1, 1)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: ggcrv1.Descriptor{Platform: &ggcrv1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: ggcrv1.Descriptor{Platform: &ggcrv1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+		mutate.IndexAddendum{Add: nested})
 	raw, _ := idx.RawManifest()
 	imt, _ := idx.MediaType()
 	ii, err := Image(string(imt), raw, nil, "x")
-	if err != nil || len(ii.DockerImageManifests) != 2 || len(ii.DockerImageLayers) != 0 {
+	if err != nil || len(ii.DockerImageManifests) != 2 || len(ii.DockerImageLayers) != 0 || ii.DockerImageManifests[1].Variant != "v8" {
 		t.Errorf("index: %+v %v", ii, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -55,6 +56,9 @@ type Streams struct {
 }
 
 const middlewareName = "gantry-imagestreams"
+
+// tagRE is a valid tag (distribution's, and the image stream API's).
+var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 
 // maxConfigSize bounds the image configuration read to record an image.
 const maxConfigSize = 8 << 20
@@ -170,6 +174,9 @@ func (m *streamManifests) Put(ctx context.Context, manifest distribution.Manifes
 		if t, ok := o.(distribution.WithTagOption); ok {
 			tag = t.Tag
 		}
+	}
+	if tag != "" && !tagRE.MatchString(tag) {
+		return "", errcode.ErrorCodeTagInvalid.WithMessage(fmt.Sprintf("%q is not a tag: a letter, digit or '_' followed by up to 127 letters, digits, '_', '.' or '-'", tag))
 	}
 	if err := m.r.ensureStream(ctx); err != nil {
 		return "", err

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -450,6 +451,25 @@ func TestRegistryBadInput(t *testing.T) {
 	check("tags n=1e9", resp, body, http.StatusOK, http.StatusNotFound)
 	resp, body = registryDo(t, http.MethodGet, "/v2/"+repo+"/tags/list?n=-1", u.token, nil, nil)
 	check("tags n=-1", resp, body, http.StatusBadRequest, http.StatusNotFound)
+
+	// A reference that is neither a tag nor a digest (a case the OCI conformance suite found
+	// answered 503).
+	img := testImage(t)
+	if err := remote.Write(ref(t, harness.Registry+"/"+repo+":ok"), img, remote.WithContext(t.Context()), remote.WithAuth(u.auth())); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	resp, body = registryDo(t, http.MethodPut, "/v2/"+repo+"/manifests/sha256:baddigeststring", u.token, bytes.NewReader(raw), map[string]string{"Content-Type": string(mt)})
+	check("manifest put to a bad reference", resp, body, http.StatusBadRequest)
+
+	// An index of indexes (no platforms: the conformance suite's nested index, once refused by
+	// the image API) is stored and recorded.
+	inner := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
+	outer := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
+	if err := remote.WriteIndex(ref(t, harness.Registry+"/"+repo+":nested"), outer, remote.WithContext(t.Context()), remote.WithAuth(u.auth())); err != nil {
+		t.Errorf("push an index of indexes: %v", err)
+	}
 
 	// Repository names are <project>/<stream>.
 	resp, body = registryDo(t, http.MethodGet, "/v2/"+u.project+"/a/b/tags/list", u.token, nil, nil)

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	routev1 "github.com/openshift/api/route/v1"
 	routeclient "github.com/openshift/client-go/route/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,4 +95,46 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// `gantry registry` serves the integrated registry on its own, with a kubeconfig bound to
+// system:registry: a user's push is authorized and recorded in the image stream with the
+// registry's own host name.
+func TestStandaloneRegistry(t *testing.T) {
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const addr = "127.0.0.1:15000"
+	ctx, cancel := context.WithCancel(t.Context())
+	cmd := exec.CommandContext(ctx, bin, "registry",
+		"--kubeconfig", filepath.Join(cluster.DataDir, "kubeconfig", "registry.kubeconfig"),
+		"--listen", addr, "--storage-dir", t.TempDir(), "--hostname", "registry.example:5000")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	u := newRegistryUser(t, "standalone-reg")
+	img := testImage(t)
+	err = harness.Eventually(t.Context(), time.Minute, func(ctx context.Context) error {
+		return remote.Write(ref(t, addr+"/"+u.project+"/app:v1"), img, remote.WithContext(ctx), remote.WithAuth(u.auth()))
+	})
+	if err != nil {
+		t.Fatalf("push to the standalone registry: %v\n%s", err, out)
+	}
+	if err := remote.Write(ref(t, addr+"/"+u.project+"/app:v2"), img, remote.WithContext(ctx), remote.WithAuth(authn.Anonymous)); err == nil {
+		t.Error("anonymous push accepted")
+	}
+	ist, err := imageClient(t).ImageV1().ImageStreamTags(u.project).Get(t.Context(), "app:v1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ist.Image.DockerImageReference, "registry.example:5000/"+u.project+"/app@") {
+		t.Errorf("pushed image reference %q, want the standalone registry's host name", ist.Image.DockerImageReference)
+	}
 }
