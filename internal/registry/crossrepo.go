@@ -164,6 +164,10 @@ type streamBlobs struct {
 	r *streamRepository
 }
 
+// unsupportedDigest answers blob reads for digests the storage never holds (it keeps sha256
+// content only) with BLOB_UNKNOWN, where distribution would answer 500.
+func unsupportedDigest(dgst digest.Digest) bool { return dgst.Algorithm() != digest.SHA256 }
+
 func (b *streamBlobs) source(ctx context.Context, dgst digest.Digest, err error) distribution.BlobStore {
 	if !errors.Is(err, distribution.ErrBlobUnknown) {
 		return nil
@@ -175,6 +179,9 @@ func (b *streamBlobs) source(ctx context.Context, dgst digest.Digest, err error)
 }
 
 func (b *streamBlobs) Stat(ctx context.Context, dgst digest.Digest) (v1.Descriptor, error) {
+	if unsupportedDigest(dgst) {
+		return v1.Descriptor{}, distribution.ErrBlobUnknown
+	}
 	d, err := b.BlobStore.Stat(ctx, dgst)
 	if src := b.source(ctx, dgst, err); src != nil {
 		return src.Stat(ctx, dgst)
@@ -183,6 +190,9 @@ func (b *streamBlobs) Stat(ctx context.Context, dgst digest.Digest) (v1.Descript
 }
 
 func (b *streamBlobs) Get(ctx context.Context, dgst digest.Digest) ([]byte, error) {
+	if unsupportedDigest(dgst) {
+		return nil, distribution.ErrBlobUnknown
+	}
 	p, err := b.BlobStore.Get(ctx, dgst)
 	if src := b.source(ctx, dgst, err); src != nil {
 		return src.Get(ctx, dgst)
@@ -191,6 +201,9 @@ func (b *streamBlobs) Get(ctx context.Context, dgst digest.Digest) ([]byte, erro
 }
 
 func (b *streamBlobs) Open(ctx context.Context, dgst digest.Digest) (io.ReadSeekCloser, error) {
+	if unsupportedDigest(dgst) {
+		return nil, distribution.ErrBlobUnknown
+	}
 	rc, err := b.BlobStore.Open(ctx, dgst)
 	if src := b.source(ctx, dgst, err); src != nil {
 		return src.Open(ctx, dgst)
@@ -199,6 +212,9 @@ func (b *streamBlobs) Open(ctx context.Context, dgst digest.Digest) (io.ReadSeek
 }
 
 func (b *streamBlobs) ServeBlob(ctx context.Context, w http.ResponseWriter, r *http.Request, dgst digest.Digest) error {
+	if unsupportedDigest(dgst) {
+		return distribution.ErrBlobUnknown
+	}
 	if _, err := b.BlobStore.Stat(ctx, dgst); err != nil {
 		if src := b.source(ctx, dgst, err); src != nil {
 			return src.ServeBlob(ctx, w, r, dgst)

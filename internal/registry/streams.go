@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,7 +184,7 @@ func (m *streamManifests) Put(ctx context.Context, manifest distribution.Manifes
 	}
 	dgst, err := m.ManifestService.Put(ctx, manifest, options...)
 	if err != nil {
-		return dgst, err
+		return dgst, invalidManifest(err)
 	}
 	if err := m.r.record(ctx, manifest, dgst, tag); err != nil {
 		klog.ErrorS(err, "Recording a pushed image failed", "repository", m.r.ref(), "digest", dgst, "tag", tag)
@@ -353,4 +354,29 @@ func (t *streamTags) Untag(ctx context.Context, tag string) error {
 		return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("cannot remove tag %s from image stream %s: %v", tag, t.r.ref(), apiMessage(derr)))
 	}
 	return nil
+}
+
+// invalidManifest turns a manifest verification failure that distribution would answer with 500
+// (a layer with foreign URLs: "invalid URL on layer") into 400 MANIFEST_INVALID saying why.
+// Failures distribution answers precisely (unknown blobs, bad names, digests) pass unchanged.
+func invalidManifest(err error) error {
+	var verr distribution.ErrManifestVerification
+	if !errors.As(err, &verr) {
+		return err
+	}
+	var other []string
+	for _, e := range verr {
+		switch e.(type) {
+		case distribution.ErrManifestBlobUnknown, distribution.ErrManifestNameInvalid, distribution.ErrManifestUnverified:
+		default:
+			if !errors.Is(e, digest.ErrDigestInvalidFormat) {
+				other = append(other, e.Error())
+			}
+		}
+	}
+	if len(other) == 0 {
+		return err
+	}
+	return errcode.ErrorCodeManifestInvalid.WithMessage("manifest refused: " + strings.Join(other, "; ") +
+		" (layers must be pushed to this registry: foreign, non-distributable layers are not accepted)")
 }

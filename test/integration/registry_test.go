@@ -471,6 +471,19 @@ func TestRegistryBadInput(t *testing.T) {
 		t.Errorf("push an index of indexes: %v", err)
 	}
 
+	// Cases the OCI conformance suite found answered 500 by distribution: a sha512 blob read,
+	// and a manifest with a foreign (non-distributable) layer.
+	resp, body = registryDo(t, http.MethodGet, "/v2/"+repo+"/blobs/sha512:"+strings.Repeat("ab", 64), u.token, nil, nil)
+	check("sha512 blob", resp, body, http.StatusNotFound)
+	cfgDigest, _ := img.ConfigName()
+	cfgRaw, _ := img.RawConfigFile()
+	foreign := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","digest":"sha256:%s","size":10,"urls":["https://store.example.com/x"]}]}`,
+		cfgDigest.String(), len(cfgRaw), strings.Repeat("1", 64))
+	resp, body = registryDo(t, http.MethodPut, "/v2/"+repo+"/manifests/foreign", u.token, strings.NewReader(foreign), map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+	check("foreign layer", resp, body, http.StatusBadRequest)
+
 	// Repository names are <project>/<stream>.
 	resp, body = registryDo(t, http.MethodGet, "/v2/"+u.project+"/a/b/tags/list", u.token, nil, nil)
 	check("three-part name", resp, body, http.StatusBadRequest)
