@@ -183,7 +183,14 @@ func TestRegistryPushRecordsImageStream(t *testing.T) {
 		t.Errorf("app:v1 image = %s, want %s", ist.Image.Name, dgst)
 	}
 
-	for _, r := range []string{repo + ":v1", repo + "@" + dgst.String()} {
+	// A tag written from v1 takes v1's image at once, and the registry serves it.
+	if _, err := ic.ImageV1().ImageStreamTags(alice.project).Create(ctx, &imagev1.ImageStreamTag{
+		ObjectMeta: metav1.ObjectMeta{Name: "app:latest"},
+		Tag:        &imagev1.TagReference{From: &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "app:v1"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{repo + ":v1", repo + ":latest", repo + "@" + dgst.String()} {
 		pulled, err := remote.Image(ref(t, r), remote.WithContext(ctx), remote.WithAuth(alice.auth()))
 		if err != nil {
 			t.Fatalf("pull %s: %v", r, err)
@@ -203,8 +210,8 @@ func TestRegistryPushRecordsImageStream(t *testing.T) {
 		}
 	}
 	tags, err := remote.List(ref(t, repo+":v1").Context(), remote.WithContext(ctx), remote.WithAuth(alice.auth()))
-	if err != nil || strings.Join(tags, ",") != "v1" {
-		t.Errorf("tags/list = %v, %v; want [v1]", tags, err)
+	if err != nil || strings.Join(tags, ",") != "latest,v1" {
+		t.Errorf("tags/list = %v, %v; want [latest v1]", tags, err)
 	}
 
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {

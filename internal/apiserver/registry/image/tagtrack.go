@@ -52,7 +52,9 @@ func (b *backend) trackTags(ctx context.Context, s *imagev1.ImageStream) (*image
 			ev.Generation = gen
 			ev.Created = metav1.NewTime(b.now())
 			changes = append(changes, change{tag: t.Name, event: ev})
-		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err):
+		case apierrors.IsNotFound(err) || apierrors.IsBadRequest(err):
+			// Nothing to take yet (a source tag without an image): the tag stays empty.
+		case apierrors.IsForbidden(err):
 			changes = append(changes, change{tag: t.Name, cond: &imagev1.TagEventCondition{
 				Type: imagev1.ImportSuccess, Status: "False", Reason: string(apierrors.ReasonForError(err)),
 				Message: apiErrorMessage(err), Generation: gen, LastTransitionTime: metav1.NewTime(b.now()),
