@@ -137,16 +137,31 @@ func (p *Publisher) BinaryLayer() (v1.Layer, error) {
 }
 
 // Image returns the infrastructure image described by spec.
+//
+// A dynamically linked binary gets a first layer with its loader and shared libraries (see
+// runtimeLayer), so that the image runs.
 func (p *Publisher) Image(spec Spec) (v1.Image, error) {
 	layer, err := p.BinaryLayer()
 	if err != nil {
 		return nil, err
 	}
-	return newImage(layer, v1.Config{
+	bin := p.Binary
+	if bin == "" {
+		bin = selfExe
+	}
+	runtime, err := runtimeLayer(bin)
+	if err != nil {
+		return nil, fmt.Errorf("runtime libraries of %s: %w", bin, err)
+	}
+	layers := []v1.Layer{layer}
+	if runtime != nil {
+		layers = []v1.Layer{runtime, layer}
+	}
+	return newImage(v1.Config{
 		Entrypoint: []string{BinaryPath},
 		Cmd:        spec.Cmd,
 		Labels:     spec.Labels,
-	})
+	}, layers...)
 }
 
 // Push pushes img to ref ("host:port/repository:tag") over plain HTTP, skipping blobs the
@@ -179,11 +194,11 @@ func FromBinary(path string, args ...string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image from binary %s: %w", path, err)
 	}
-	return newImage(layer, v1.Config{Entrypoint: append([]string{"/" + base}, args...)})
+	return newImage(v1.Config{Entrypoint: append([]string{"/" + base}, args...)}, layer)
 }
 
-// newImage returns an OCI image for linux/amd64 made of layer and configured by cfg.
-func newImage(layer v1.Layer, cfg v1.Config) (v1.Image, error) {
+// newImage returns an OCI image for linux/amd64 made of layers and configured by cfg.
+func newImage(cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
 	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	img, err := mutate.ConfigFile(base, &v1.ConfigFile{
 		OS:           imageOS,
@@ -194,7 +209,7 @@ func newImage(layer v1.Layer, cfg v1.Config) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure image: %w", err)
 	}
-	img, err = mutate.AppendLayers(img, layer)
+	img, err = mutate.AppendLayers(img, layers...)
 	if err != nil {
 		return nil, fmt.Errorf("add layer: %w", err)
 	}

@@ -139,8 +139,8 @@ func pauseImage() (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newImage(layer, v1.Config{
+	return newImage(v1.Config{
 		Entrypoint: []string{"/pause"},
 		User:       "65535:65535",
-	})
+	}, layer)
 }

@@ -660,3 +660,78 @@ func TestRegistryTagAcrossProjects(t *testing.T) {
 		t.Errorf("a blob of another image of a's through b's stream: %s, want 404", resp.Status)
 	}
 }
+
+// The registry runs as a pod (`gantry registry` in Gantry's own image) with a service account
+// bound to system:registry, as on a cluster Gantry did not start.
+func TestRegistryAsPod(t *testing.T) {
+	ctx := t.Context()
+	cs := cluster.Client
+	infra, err := imageClient(t).ImageV1().ImageStreams("gantry").Get(ctx, "gantry", metav1.GetOptions{})
+	if err != nil || len(infra.Status.Tags) == 0 {
+		t.Fatalf("Gantry's infra image stream: %v %+v", err, infra)
+	}
+	image := infra.Status.DockerImageRepository + ":" + infra.Status.Tags[0].Tag
+	ns := "registry-pod"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "registry"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "test:registry-pod"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:registry"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "registry", Namespace: ns}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "registry"},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: "registry",
+			Containers: []corev1.Container{{
+				Name: "registry", Image: image,
+				Args:         []string{"registry", "--storage-dir", "/registry", "--hostname", "registry.registry-pod.svc:5000"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "storage", MountPath: "/registry"}},
+			}},
+			Volumes:                       []corev1.Volume{{Name: "storage", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			TerminationGracePeriodSeconds: ptr.To[int64](1),
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ip string
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "registry", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		ip = p.Status.PodIP
+		return p.Status.Phase == corev1.PodRunning && ip != "", nil
+	})
+	if err != nil {
+		t.Fatalf("registry pod not running: %v", err)
+	}
+	u := newRegistryUser(t, "reg-pod-user")
+	img := testImage(t)
+	addr := ip + ":5000"
+	err = harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+		return remote.Write(ref(t, addr+"/"+u.project+"/app:v1"), img, remote.WithContext(ctx), remote.WithAuth(u.auth()))
+	})
+	if err != nil {
+		logs, _ := cs.CoreV1().Pods(ns).GetLogs("registry", &corev1.PodLogOptions{}).DoRaw(ctx)
+		t.Fatalf("push to the registry pod: %v\n%s", err, logs)
+	}
+	ist, err := imageClient(t).ImageV1().ImageStreamTags(u.project).Get(ctx, "app:v1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ist.Image.DockerImageReference, "registry.registry-pod.svc:5000/"+u.project+"/app@") {
+		t.Errorf("image reference %q, want the pod registry's host name", ist.Image.DockerImageReference)
+	}
+	if _, err := remote.Image(ref(t, addr+"/"+u.project+"/app:v1"), remote.WithContext(ctx), remote.WithAuth(authn.Anonymous)); err == nil {
+		t.Error("anonymous pull of a private image from the registry pod")
+	}
+}
