@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/distribution/distribution/v3"
 	"github.com/distribution/reference"
@@ -77,6 +78,18 @@ func (r *streamRepository) blobSource(ctx context.Context, dgst digest.Digest) d
 	}
 	st, err := r.stream(ctx)
 	if err != nil || st == nil {
+		return nil
+	}
+	// Most streams hold only their own pushes: then there is nothing to look up.
+	foreign := false
+	for _, t := range st.Status.Tags {
+		for _, e := range t.Items {
+			if !strings.HasPrefix(e.DockerImageReference, r.s.Hostname+"/"+r.ref()+"@") {
+				foreign = true
+			}
+		}
+	}
+	if !foreign {
 		return nil
 	}
 	seen := map[string]bool{}

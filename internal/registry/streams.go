@@ -17,6 +17,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	imagev1listers "github.com/openshift/client-go/image/listers/image/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,6 +46,9 @@ import (
 type Streams struct {
 	// Images is an image.openshift.io client with the system:registry role.
 	Images imagev1client.ImageV1Interface
+	// Lister, when set, is an informer cache of image streams read before asking the API:
+	// reads of tags then cost no API request. Misses fall back to the API.
+	Lister imagev1listers.ImageStreamLister
 	// Events, when set, receives a Kubernetes Event on the stream per push.
 	Events corev1client.EventsGetter
 	// Hostname is the registry's host[:port] in the images' pull specs.
@@ -108,7 +112,18 @@ func (r *streamRepository) Tags(ctx context.Context) distribution.TagService {
 
 // stream reads the repository's image stream; nil without error when there
 // is none.
+// The cached copy (Streams.Lister) is used when there is one: it may lag the API by a moment.
 func (r *streamRepository) stream(ctx context.Context) (*imagev1.ImageStream, error) {
+	if r.s.Lister != nil {
+		if st, err := r.s.Lister.ImageStreams(r.ns).Get(r.name); err == nil {
+			return st, nil
+		}
+	}
+	return r.liveStream(ctx)
+}
+
+// liveStream reads the stream from the API.
+func (r *streamRepository) liveStream(ctx context.Context) (*imagev1.ImageStream, error) {
 	st, err := r.s.Images.ImageStreams(r.ns).Get(ctx, r.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -273,9 +288,14 @@ func (r *streamRepository) event(ctx context.Context, tag string, dgst digest.Di
 		Source:         corev1.EventSource{Component: "gantry-registry"},
 		FirstTimestamp: t, LastTimestamp: t, Count: 1,
 	}
-	if _, err := r.s.Events.Events(r.ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		klog.V(2).InfoS("Cannot record a push event", "stream", r.ref(), "err", err)
-	}
+	// Off the push's path: the client does not wait for the event.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := r.s.Events.Events(r.ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			klog.V(2).InfoS("Cannot record a push event", "stream", r.ref(), "err", err)
+		}
+	}()
 }
 
 // streamTags serves the stream's tags.
@@ -303,6 +323,15 @@ func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error)
 		return t.TagService.Get(ctx, tag)
 	}
 	img := latestImage(st, tag)
+	if img == "" && t.r.s.Lister != nil {
+		// Maybe pushed a moment ago: the cache has not seen it yet.
+		if st, err = t.r.liveStream(ctx); err != nil {
+			return v1.Descriptor{}, err
+		}
+		if st != nil {
+			img = latestImage(st, tag)
+		}
+	}
 	if img == "" {
 		return v1.Descriptor{}, distribution.ErrTagUnknown{Tag: tag}
 	}
@@ -342,7 +371,7 @@ func (t *streamTags) Untag(ctx context.Context, tag string) error {
 	if err != nil && !errors.As(err, &unknown) {
 		return err
 	}
-	st, serr := t.r.stream(ctx)
+	st, serr := t.r.liveStream(ctx)
 	if serr != nil {
 		return serr
 	}

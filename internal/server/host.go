@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	imageclientset "github.com/openshift/client-go/image/clientset/versioned"
+	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -138,10 +139,15 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	imgc, err := imagev1client.NewForConfig(rc)
+	imgc, err := imageclientset.NewForConfig(rc)
 	if err != nil {
 		return err
 	}
+	// Tag reads come from an informer cache of image streams (misses ask the API).
+	informers := imageinformers.NewSharedInformerFactory(imgc, 0)
+	lister := informers.Image().V1().ImageStreams().Lister()
+	informers.Start(ctx.Done())
+	defer informers.Shutdown()
 	ka := registry.NewKubeAuth(kube)
 	r, err := registry.New(registry.Config{
 		Addr:    m.cfg.RegistryAddr,
@@ -149,7 +155,7 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 		Auth: &registry.Auth{
 			Authenticator: ka,
 			Authorizer:    ka,
-			Streams:       &registry.Streams{Images: imgc, Events: kube.CoreV1(), Hostname: m.cfg.RegistryAddr},
+			Streams:       &registry.Streams{Images: imgc.ImageV1(), Lister: lister, Events: kube.CoreV1(), Hostname: m.cfg.RegistryAddr},
 		},
 	})
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 
-	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	imageclientset "github.com/openshift/client-go/image/clientset/versioned"
+	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
+	imagev1listers "github.com/openshift/client-go/image/listers/image/v1"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -82,7 +84,7 @@ func (o *Options) New() (*registry.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	images, err := imagev1client.NewForConfig(rc)
+	images, err := imageclientset.NewForConfig(rc)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +101,15 @@ func (o *Options) New() (*registry.Registry, error) {
 		RootDir: o.StorageDir,
 		Auth: &registry.Auth{
 			Authenticator: ka, Authorizer: ka,
-			Streams: &registry.Streams{Images: images, Events: kube.CoreV1(), Hostname: host},
+			Streams: &registry.Streams{Images: images.ImageV1(), Lister: o.lister(images), Events: kube.CoreV1(), Hostname: host},
 		},
 	})
+}
+
+// lister starts an informer cache of image streams for the process's lifetime.
+func (o *Options) lister(c imageclientset.Interface) imagev1listers.ImageStreamLister {
+	f := imageinformers.NewSharedInformerFactory(c, 0)
+	l := f.Image().V1().ImageStreams().Lister()
+	f.Start(nil)
+	return l
 }
