@@ -72,7 +72,18 @@ func imageExtra(env *Env, stores map[string]*generic.REST) (map[string]rest.Stor
 	status.SetDecorator(decorate)
 	v := imagereg.Virtual(stores["imagestreams"], status, stores["images"], env.Authorizer)
 	v["imagestreams"] = imagereg.NewStreamsREST(stores["imagestreams"], status, stores["images"], env.Authorizer)
-	v["imagestreamimports"] = later("imagestreamimports.image.openshift.io", func() runtime.Object { return &imagev1.ImageStreamImport{} }, withImages)
+	imports, err := imagereg.NewImportsREST(stores["imagestreams"], status, stores["images"], env.Authorizer, env.Kube, imagereg.ImportOptions{
+		AllowedRegistries:        env.Images.AllowedRegistriesForImport,
+		InternalRegistryHostname: env.Images.InternalRegistryHostname,
+		ExternalRegistryHostname: env.Images.ExternalRegistryHostname,
+	})
+	if err != nil {
+		return nil, err
+	}
+	v["imagestreamimports"] = imports
+	if v["imagestreams/notifications"], err = imagereg.NewNotificationsREST(stores["imagestreams"], imports); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

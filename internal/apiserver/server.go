@@ -13,7 +13,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"time"
 
 	restful "github.com/emicklei/go-restful/v3"
 
@@ -84,9 +83,6 @@ type ImageConfig struct {
 	// on a public address; loopback, link-local, private and metadata
 	// addresses are refused unless a pattern names them.
 	AllowedRegistriesForImport []string
-	// ScheduledImportInterval is how often tags with
-	// importPolicy.scheduled are imported again (default 15 minutes).
-	ScheduledImportInterval time.Duration
 }
 
 // Server is a configured, not yet running, aggregated API server.

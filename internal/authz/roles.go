@@ -126,7 +126,7 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			rule(write, routeGroup, "routes"),
 			rule(verbs("create", "update"), routeGroup, "routes/custom-host"),
 			rule(write, imageGroup, "imagestreams", "imagestreamtags", "imagetags"),
-			rule(verbs("create"), imageGroup, "imagestreammappings", "imagestreamimports"),
+			rule(verbs("create"), imageGroup, "imagestreammappings", "imagestreamimports", "imagestreams/notifications"),
 			rule(verbs("get", "update"), imageGroup, "imagestreams/layers"),
 			rule(verbs("get"), imageGroup, "imagestreams/secrets"),
 			rule(write, buildGroup, "buildconfigs", "builds"),

@@ -25,6 +25,14 @@ func isManifest(mediaType string) bool {
 	return mediaType == string(types.OCIManifestSchema1) || mediaType == string(types.DockerManifestSchema2)
 }
 
+// IsPlatformImage reports whether an index entry is an image to run: it names a platform, and
+// not the "unknown/unknown" one under which builders attach attestations. Only these entries
+// are recorded in an index's Image (as OpenShift does); the others are no image to run.
+func IsPlatformImage(d ggcrv1.Descriptor) bool {
+	p := d.Platform
+	return p != nil && p.Architecture != "" && p.OS != "" && p.Architecture != "unknown" && p.OS != "unknown"
+}
+
 // ConfigDigest returns the config descriptor digest of a single-image manifest ("" for an index).
 func ConfigDigest(mediaType string, manifest []byte) (string, error) {
 	switch {
@@ -59,10 +67,10 @@ func Image(mediaType string, manifest, config []byte, ref string) (*imagev1.Imag
 		// Only the platform images of an index are recorded, as OpenShift does: entries without
 		// a platform (nested indexes, artifacts, attestations) are no image to run.
 		for _, m := range idx.Manifests {
-			p := m.Platform
-			if p == nil || p.Architecture == "" || p.OS == "" {
+			if !IsPlatformImage(m) {
 				continue
 			}
+			p := m.Platform
 			img.DockerImageManifests = append(img.DockerImageManifests, imagev1.ImageManifest{
 				Digest: m.Digest.String(), MediaType: string(m.MediaType), ManifestSize: m.Size,
 				Architecture: p.Architecture, OS: p.OS, Variant: p.Variant,
@@ -87,10 +95,25 @@ func Image(mediaType string, manifest, config []byte, ref string) (*imagev1.Imag
 	if err != nil {
 		return nil, fmt.Errorf("image %s: parse the image configuration: %w", img.Name, err)
 	}
+	// Size is what a pull downloads: the configuration and each distinct layer once (an image may
+	// list the same layer twice, e.g. two identical empty layers).
 	size := m.Config.Size
+	seen := map[ggcrv1.Hash]bool{}
 	for _, l := range m.Layers {
 		img.DockerImageLayers = append(img.DockerImageLayers, imagev1.ImageLayer{Name: l.Digest.String(), LayerSize: l.Size, MediaType: string(l.MediaType)})
-		size += l.Size
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			size += l.Size
+		}
+	}
+	// The configuration of images built by docker also holds the container the image was
+	// committed from; go-containerregistry's ConfigFile drops it, OpenShift shows it.
+	var legacy struct {
+		Container       string         `json:"container,omitempty"`
+		ContainerConfig *ggcrv1.Config `json:"container_config,omitempty"`
+	}
+	if err := json.Unmarshal(config, &legacy); err != nil {
+		return nil, fmt.Errorf("image %s: parse the image configuration: %w", img.Name, err)
 	}
 	meta := docker10.DockerImage{
 		TypeMeta:      metav1.TypeMeta{Kind: "DockerImage", APIVersion: "image.openshift.io/1.0"},
@@ -99,8 +122,12 @@ func Image(mediaType string, manifest, config []byte, ref string) (*imagev1.Imag
 		Architecture:  cf.Architecture,
 		Author:        cf.Author,
 		DockerVersion: cf.DockerVersion,
+		Container:     legacy.Container,
 		Size:          size,
 		Config:        dockerConfig(cf.Config),
+	}
+	if legacy.ContainerConfig != nil {
+		meta.ContainerConfig = *dockerConfig(*legacy.ContainerConfig)
 	}
 	raw, err := json.Marshal(&meta)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Components whose upstream flags a user can extend with --<component>-arg.
@@ -65,6 +66,9 @@ type Config struct {
 	// reach (host or host:port patterns, "*" for DNS labels); see
 	// apiserver.ImageConfig.
 	AllowedRegistriesForImport []string
+	// ScheduledImportInterval is how often image stream tags with importPolicy.scheduled are
+	// imported again.
+	ScheduledImportInterval time.Duration
 	// OAuthConfigFile holds the identity providers and token settings (the oauthConfig stanza of an
 	// OpenShift 3 master-config.yaml). Empty: an htpasswd file in the data directory with an admin
 	// user whose password is generated on the first start.
@@ -83,16 +87,17 @@ func DefaultConfig() Config {
 	_, cluster, _ := net.ParseCIDR("10.128.0.0/14")
 	_, pod, _ := net.ParseCIDR("10.128.0.0/23")
 	return Config{
-		DataDir:       DefaultDataDir,
-		NodeName:      strings.ToLower(host),
-		NodeIP:        net.ParseIP("10.127.0.1"),
-		APIServerPort: 6443,
-		ServiceCIDR:   svc,
-		ClusterCIDR:   cluster,
-		PodCIDR:       pod,
-		ClusterDomain: "cluster.local",
-		RegistryAddr:  "127.0.0.1:5000",
-		Version:       "dev",
+		DataDir:                 DefaultDataDir,
+		NodeName:                strings.ToLower(host),
+		NodeIP:                  net.ParseIP("10.127.0.1"),
+		APIServerPort:           6443,
+		ServiceCIDR:             svc,
+		ClusterCIDR:             cluster,
+		PodCIDR:                 pod,
+		ClusterDomain:           "cluster.local",
+		RegistryAddr:            "127.0.0.1:5000",
+		ScheduledImportInterval: 15 * time.Minute,
+		Version:                 "dev",
 	}
 }
 

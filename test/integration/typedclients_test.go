@@ -256,7 +256,9 @@ func typedCases(c *typedClients) []typedCase {
 				return &imagev1.ImageStream{
 					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%d", i)},
 					Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
-						Name: "latest", From: &corev1.ObjectReference{Kind: "DockerImage", Name: "registry.example.com/" + ns + "/app:1"},
+						// A reference tag: the import controller leaves it alone, so the status
+						// stays the test's own.
+						Name: "latest", From: &corev1.ObjectReference{Kind: "DockerImage", Name: "registry.example.com/" + ns + "/app:1"}, Reference: true,
 					}}},
 				}
 			},

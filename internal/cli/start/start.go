@@ -72,6 +72,7 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	f.StringVar(&c.RegistryAddr, "registry-addr", c.RegistryAddr, "Loopback address of the registry serving Gantry's images")
 	f.StringVar(&c.ProjectRequestMessage, "project-request-message", "", "Message shown to users who may not request projects (e.g. how to ask for one)")
 	f.StringSliceVar(&c.AllowedRegistriesForImport, "allowed-registries-for-import", nil, "Registries image imports may reach, as host or host:port patterns (\"*.example.com\"); empty allows any registry on a public address. Loopback, link-local and private addresses must be listed to be reachable")
+	f.DurationVar(&c.ScheduledImportInterval, "scheduled-image-import-interval", c.ScheduledImportInterval, "How often image stream tags with importPolicy.scheduled are imported again")
 	f.StringVar(&c.ProjectRequestTemplate, "project-request-template", "", "NAMESPACE/NAME of a Template that new projects are made from, instead of the built-in one")
 	f.StringVar(&c.OAuthConfigFile, "oauth-config", "", "File with the identity providers and token settings (the oauthConfig stanza of an OpenShift 3 master-config.yaml); default: an htpasswd file in the data directory with a generated admin password")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log level of Gantry and the embedded components (logs go to <data-dir>/logs)")
