@@ -19,9 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +39,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/gantry-dev/gantry/bench/internal/benchutil"
 	"github.com/gantry-dev/gantry/test/harness"
 )
 
@@ -106,21 +105,10 @@ func main() {
 	if o.concurrency < 1 || o.listRuns < 1 {
 		fail(errors.New("-concurrency and -list-runs must be at least 1"))
 	}
-	path := *bin
-	if path == "" {
-		path = os.Getenv("GANTRY_BIN")
-	}
-	if path == "" {
-		path = "bin/gantry"
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := benchutil.Gantry(*bin)
 	if err != nil {
 		fail(err)
 	}
-	if _, err := os.Stat(abs); err != nil {
-		fail(fmt.Errorf("%w (build it with `make build`)", err))
-	}
-	os.Setenv("GANTRY_BIN", abs)
 
 	table, err := run(abs, o)
 	if err != nil {
@@ -139,21 +127,14 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-}
-
 // run takes the machine lock, starts the cluster, runs every workload and stops the cluster (also on
 // error or on SIGINT/SIGTERM, which cancel the workloads).
 func run(bin string, o options) (string, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	version := "unknown"
-	if b, err := exec.Command(bin, "version").Output(); err == nil {
-		version = strings.TrimPrefix(strings.TrimSpace(string(b)), "gantry ")
-	}
+	version := benchutil.Version(bin)
 
-	c, stopCluster, err := harness.StartLocked(ctx, "gantry-bench-api-", logf)
+	c, stopCluster, err := harness.StartLocked(ctx, "gantry-bench-api-", benchutil.Logf)
 	if err != nil {
 		return "", err
 	}
@@ -196,12 +177,12 @@ func run(bin string, o options) (string, error) {
 		runs := map[string][]result{}
 		for _, order := range [][]*resource{res, reversed(res)} {
 			for _, r := range order {
-				logf("%s x %d", r.name, n)
+				benchutil.Logf("%s x %d", r.name, n)
 				rr, err := workload(ctx, c.Client, r, n, o)
 				if err != nil {
 					return "", fmt.Errorf("%s x %d: %w", r.name, n, err)
 				}
-				logf("%s x %d: create %.1fs (%.0f/s, p50 %s, p99 %s), list %s, paginated %s, %d B/object",
+				benchutil.Logf("%s x %d: create %.1fs (%.0f/s, p50 %s, p99 %s), list %s, paginated %s, %d B/object",
 					r.name, n, rr.createTotal.Seconds(), rr.rate(), ms(rr.p50), ms(rr.p99), ms(rr.list), ms(rr.listPaged), rr.objBytes)
 				runs[r.name] = append(runs[r.name], rr)
 			}
@@ -404,7 +385,7 @@ func workload(ctx context.Context, kube kubernetes.Interface, r *resource, n int
 		dctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if err := kube.CoreV1().Namespaces().Delete(dctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			logf("delete namespace %s: %v", ns, err)
+			benchutil.Logf("delete namespace %s: %v", ns, err)
 			return
 		}
 		err := harness.Eventually(dctx, 3*time.Minute, func(ctx context.Context) error {
@@ -415,7 +396,7 @@ func workload(ctx context.Context, kube kubernetes.Interface, r *resource, n int
 			return fmt.Errorf("namespace %s still there (%v)", ns, err)
 		})
 		if err != nil {
-			logf("%v", err)
+			benchutil.Logf("%v", err)
 		}
 	}()
 
@@ -462,7 +443,7 @@ feed:
 		return res, err
 	}
 	slices.Sort(lat)
-	res.p50, res.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	res.p50, res.p99 = benchutil.Percentile(lat, 0.50), benchutil.Percentile(lat, 0.99)
 
 	// Lists: unpaginated, then paginated; every run must see all n objects.
 	var err error
@@ -515,14 +496,6 @@ feed:
 	return res, nil
 }
 
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
 func median(runs int, f func() error) (time.Duration, error) {
 	d := make([]time.Duration, runs)
 	for i := range d {
@@ -557,7 +530,7 @@ func render(results []result, o options, version string) string {
 		format = "protobuf"
 	}
 	fmt.Fprintf(&b, "API create/list through the aggregated server (routes, imagestreams) vs kube-apiserver (configmaps), one cluster, %s, %s (%s, %d cores, %s RAM), gantry %s\n\n",
-		time.Now().Format("2006-01-02"), host, cpuModel(), numCPU(), memTotal(), version)
+		time.Now().Format("2006-01-02"), host, benchutil.CPUModel(), benchutil.NumCPU(), benchutil.MemTotal(), version)
 	fmt.Fprintf(&b, "Client on the same machine, %s, QPS 5000/burst 10000, %d concurrent creates; lists are the median of %d runs, paginated with limit=%d. Each count runs the resources in order and then in reverse; times are the mean of the two. "+
 		"Ratio = ours / built-in (for objects/s: built-in / ours), so above 1 is slower; target <= 1.5.\n",
 		format, o.concurrency, o.listRuns, pageSize)
@@ -625,30 +598,4 @@ func render(results []result, o options, version string) string {
 		row("object size (JSON bytes)", func(r result) string { return strconv.Itoa(r.objBytes) }, func(r result) float64 { return float64(r.objBytes) }, false)
 	}
 	return b.String()
-}
-
-func numCPU() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.Join(strings.Fields(v), " ")
-		}
-	}
-	return "unknown CPU"
-}
-
-func memTotal() string {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-			kb, _ := strconv.Atoi(f[1])
-			return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
-		}
-	}
-	return "? GiB"
 }
