@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	imageclientset "github.com/openshift/client-go/image/clientset/versioned"
-	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -133,31 +131,11 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	// Every push and every pull asks the API (cached briefly): no client-side throttling.
-	rc.QPS, rc.Burst = 500, 1000
-	kube, err := kubernetes.NewForConfig(rc)
+	auth, err := registry.ClusterAuth(rc, m.cfg.RegistryAddr, ctx.Done())
 	if err != nil {
 		return err
 	}
-	imgc, err := imageclientset.NewForConfig(rc)
-	if err != nil {
-		return err
-	}
-	// Tag reads come from an informer cache of image streams (misses ask the API).
-	informers := imageinformers.NewSharedInformerFactory(imgc, 0)
-	lister := informers.Image().V1().ImageStreams().Lister()
-	informers.Start(ctx.Done())
-	defer informers.Shutdown()
-	ka := registry.NewKubeAuth(kube)
-	r, err := registry.New(registry.Config{
-		Addr:    m.cfg.RegistryAddr,
-		RootDir: filepath.Join(m.cfg.DataDir, "registry"),
-		Auth: &registry.Auth{
-			Authenticator: ka,
-			Authorizer:    ka,
-			Streams:       &registry.Streams{Images: imgc.ImageV1(), Lister: lister, Events: kube.CoreV1(), Hostname: m.cfg.RegistryAddr},
-		},
-	})
+	r, err := registry.New(registry.Config{Addr: m.cfg.RegistryAddr, RootDir: filepath.Join(m.cfg.DataDir, "registry"), Auth: auth})
 	if err != nil {
 		return err
 	}

@@ -353,14 +353,7 @@ func TestRegistryProjectIsolation(t *testing.T) {
 	}
 
 	// Granted system:image-puller in a's project, b pulls.
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "b-pulls"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:image-puller"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: b.name}},
-	}
-	if _, err := cluster.Client.RbacV1().RoleBindings(a.project).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	grantPuller(t, a.project, b.name)
 	// Denials are cached for a few seconds.
 	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := remote.Image(ref(t, src+":v1"), remote.WithContext(ctx), remote.WithAuth(b.auth()))
@@ -607,14 +600,7 @@ func TestRegistryTagAcrossProjects(t *testing.T) {
 		t.Error("b pulled a's image by digest through its own stream")
 	}
 
-	rb := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "b-pulls"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:image-puller"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: b.name}},
-	}
-	if _, err := cluster.Client.RbacV1().RoleBindings(a.project).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	grantPuller(t, a.project, b.name)
 	// The API caches access decisions for a few seconds: tag again until the grant shows.
 	shared := ""
 	for i := 0; shared == "" && i < 40; i++ {
@@ -733,5 +719,18 @@ func TestRegistryAsPod(t *testing.T) {
 	}
 	if _, err := remote.Image(ref(t, addr+"/"+u.project+"/app:v1"), remote.WithContext(ctx), remote.WithAuth(authn.Anonymous)); err == nil {
 		t.Error("anonymous pull of a private image from the registry pod")
+	}
+}
+
+// grantPuller gives user the system:image-puller role in project.
+func grantPuller(t *testing.T, project, user string) {
+	t.Helper()
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-pulls"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:image-puller"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	}
+	if _, err := cluster.Client.RbacV1().RoleBindings(project).Create(t.Context(), rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

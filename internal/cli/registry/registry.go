@@ -7,11 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	imageclientset "github.com/openshift/client-go/image/clientset/versioned"
-	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
-	imagev1listers "github.com/openshift/client-go/image/listers/image/v1"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -79,15 +75,6 @@ func (o *Options) New() (*registry.Registry, error) {
 		return nil, fmt.Errorf("cluster configuration: %w", err)
 	}
 	rc.UserAgent = "gantry-registry"
-	rc.QPS, rc.Burst = 500, 1000
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
-	images, err := imageclientset.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
 	host := o.Hostname
 	if host == "" {
 		host = o.Listen
@@ -95,21 +82,9 @@ func (o *Options) New() (*registry.Registry, error) {
 	if _, err := os.Stat(o.StorageDir); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("--storage-dir: %w", err)
 	}
-	ka := registry.NewKubeAuth(kube)
-	return registry.New(registry.Config{
-		Addr:    o.Listen,
-		RootDir: o.StorageDir,
-		Auth: &registry.Auth{
-			Authenticator: ka, Authorizer: ka,
-			Streams: &registry.Streams{Images: images.ImageV1(), Lister: o.lister(images), Events: kube.CoreV1(), Hostname: host},
-		},
-	})
-}
-
-// lister starts an informer cache of image streams for the process's lifetime.
-func (o *Options) lister(c imageclientset.Interface) imagev1listers.ImageStreamLister {
-	f := imageinformers.NewSharedInformerFactory(c, 0)
-	l := f.Image().V1().ImageStreams().Lister()
-	f.Start(nil)
-	return l
+	auth, err := registry.ClusterAuth(rc, host, nil)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(registry.Config{Addr: o.Listen, RootDir: o.StorageDir, Auth: auth})
 }
