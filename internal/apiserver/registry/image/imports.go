@@ -254,7 +254,7 @@ func (r *importREST) Create(ctx context.Context, obj runtime.Object, createValid
 		clearManifests(isi)
 		return isi, nil
 	}
-	final, err := r.record(ctx, isi, stream)
+	final, err := r.record(ctx, isi, stream, wantRV)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +338,10 @@ func outcomes(isi *imagev1.ImageStreamImport) []outcome {
 }
 
 // record creates the imported Images, then writes the spec tags and the tag history.
-func (r *importREST) record(ctx context.Context, isi *imagev1.ImageStreamImport, stream *imagev1.ImageStream) (*imagev1.ImageStream, error) {
+// wantRV, when set, is the stream version the import was made for: if the stream changed while
+// the images were fetched (a tag deleted, say), nothing is written and the caller gets a conflict,
+// so an import never brings back what a user removed meanwhile.
+func (r *importREST) record(ctx context.Context, isi *imagev1.ImageStreamImport, stream *imagev1.ImageStream, wantRV string) (*imagev1.ImageStream, error) {
 	all := outcomes(isi)
 	r.createImages(ctx, all)
 	now := metav1.NewTime(r.b.now())
@@ -403,7 +406,13 @@ func (r *importREST) record(ctx context.Context, isi *imagev1.ImageStreamImport,
 		}
 	}
 	if !created { // created meanwhile, or existing: add the tags to it
-		stream, err = updateStream(ctx, r.b.streams, isi.Name, func(s *imagev1.ImageStream) (bool, error) { return ensureSpec(s), nil })
+		stream, err = updateStream(ctx, r.b.streams, isi.Name, func(s *imagev1.ImageStream) (bool, error) {
+			if wantRV != "" && s.ResourceVersion != wantRV {
+				return false, apierrors.NewConflict(imagev1.Resource("imagestreams"), isi.Name,
+					fmt.Errorf("the image stream changed during the import (resourceVersion %s, not %s): read it again and retry", s.ResourceVersion, wantRV))
+			}
+			return ensureSpec(s), nil
+		})
 		if err != nil {
 			return nil, err
 		}
