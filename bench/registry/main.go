@@ -62,6 +62,7 @@ type options struct {
 	concurrency            int
 	aa                     bool
 	limit                  time.Duration
+	debugAddr              string
 }
 
 func main() {
@@ -76,11 +77,12 @@ func main() {
 	quick := flag.Bool("quick", false, "smoke run: a 20 MiB image and 100 small images")
 	aa := flag.Bool("aa", false, "compare two plain registries (no cluster, no root): shows the noise of the method")
 	limit := flag.Duration("timeout", 8*time.Minute, "abort the workloads after this long (cluster start not included)")
+	debugAddr := flag.String("debug-addr", "", "start gantry with --debug-addr (its profiler) on this loopback address")
 	out := flag.String("out", "bench/results/registry.md", "where to write the table (empty: nowhere; with -aa nowhere unless given)")
 	flag.Parse()
 
 	o := options{bigMiB: *bigMiB, bigLayers: *bigLayers, small: *small, streams: *streams, concurrency: *concurrency,
-		bigPasses: *bigPasses, smallPasses: *smallPasses, aa: *aa, limit: *limit}
+		bigPasses: *bigPasses, smallPasses: *smallPasses, aa: *aa, limit: *limit, debugAddr: *debugAddr}
 	if *quick {
 		o.bigMiB, o.small = 20, 100
 	}
@@ -160,7 +162,11 @@ func run(bin string, o options) (string, error) {
 		logf("second plain registry on %s", b.host)
 	} else {
 		r.version = benchutil.Version(bin)
-		c, stopCluster, err := harness.StartLocked(ctx, "gantry-bench-registry-", logf)
+		var startArgs []string
+		if o.debugAddr != "" {
+			startArgs = append(startArgs, "--debug-addr", o.debugAddr)
+		}
+		c, stopCluster, err := harness.StartLocked(ctx, "gantry-bench-registry-", logf, startArgs...)
 		if err != nil {
 			return "", err
 		}

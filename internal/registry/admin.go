@@ -40,7 +40,7 @@ func newAdmin(rootDir string, ac *accessController) (*admin, error) {
 func withState(app http.Handler, a *admin) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &sealedWriter{ResponseWriter: w}
-		st := &requestState{w: sw}
+		st := &requestState{w: sw, method: r.Method}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		if strings.HasPrefix(r.URL.Path, "/admin/") {
 			a.ServeHTTP(sw, r)

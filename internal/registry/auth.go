@@ -50,12 +50,19 @@ var anonymous = &user.DefaultInfo{Name: user.Anonymous, Groups: []string{user.Al
 // the access controller and the repository middleware: who is asking, and
 // the response writer a refusal is written to.
 type requestState struct {
-	w     *sealedWriter
-	user  user.Info
-	token string // the caller's credential, "" for anonymous
+	w      *sealedWriter
+	method string
+	user   user.Info
+	token  string // the caller's credential, "" for anonymous
 }
 
 type stateKey struct{}
+
+// isHead tells whether the request is a HEAD.
+func isHead(ctx context.Context) bool {
+	s := stateFrom(ctx)
+	return s != nil && s.method == http.MethodHead
+}
 
 func stateFrom(ctx context.Context) *requestState {
 	s, _ := ctx.Value(stateKey{}).(*requestState)

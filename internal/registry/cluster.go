@@ -17,6 +17,9 @@ func ClusterAuth(rc *rest.Config, hostname string, stop <-chan struct{}) (*Auth,
 	rc = rest.CopyConfig(rc)
 	// Every push and every pull asks the API (cached briefly): no client-side throttling.
 	rc.QPS, rc.Burst = 500, 1000
+	// Reviews, mappings and the stream watch are smaller and cheaper to encode in protobuf.
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	kube, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -27,52 +26,41 @@ const (
 
 // KubeAuth authenticates tokens with TokenReviews and authorizes with
 // SubjectAccessReviews against kube-apiserver (which consults the OAuth
-// server for Gantry tokens, and RBAC), caching answers briefly. Its client
-// needs the system:auth-delegator role.
+// server for Gantry tokens, and RBAC), caching answers briefly (see
+// reviewCache). Its client needs the system:auth-delegator role.
 type KubeAuth struct {
 	client kubernetes.Interface
-	now    func() time.Time
-
-	mu     sync.Mutex
-	tokens map[[32]byte]tokenEntry
-	access map[string]accessEntry
+	tokens *reviewCache[tokenEntry]
+	access *reviewCache[bool]
 }
 
 type tokenEntry struct {
-	user    user.Info
-	ok      bool
-	expires time.Time
-}
-
-type accessEntry struct {
-	ok      bool
-	expires time.Time
+	user user.Info
+	ok   bool
 }
 
 // NewKubeAuth returns a KubeAuth using client.
 func NewKubeAuth(client kubernetes.Interface) *KubeAuth {
-	return &KubeAuth{client: client, now: time.Now, tokens: map[[32]byte]tokenEntry{}, access: map[string]accessEntry{}}
+	return newKubeAuth(client, time.Now)
+}
+
+func newKubeAuth(client kubernetes.Interface, now func() time.Time) *KubeAuth {
+	return &KubeAuth{client: client, tokens: newReviewCache[tokenEntry](now, cacheLimit), access: newReviewCache[bool](now, cacheLimit)}
 }
 
 // AuthenticateToken implements Authenticator.
 func (k *KubeAuth) AuthenticateToken(ctx context.Context, token string) (user.Info, bool, error) {
 	key := sha256.Sum256([]byte(token))
-	now := k.now()
-	k.mu.Lock()
-	if e, ok := k.tokens[key]; ok && now.Before(e.expires) {
-		k.mu.Unlock()
-		return e.user, e.ok, nil
-	}
-	k.mu.Unlock()
-
-	review, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
-		Spec: authenticationv1.TokenReviewSpec{Token: token},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, false, fmt.Errorf("token review: %w", err)
-	}
-	e := tokenEntry{ok: review.Status.Authenticated, expires: now.Add(denyTTL)}
-	if e.ok {
+	e, err := k.tokens.get(ctx, string(key[:]), func(ctx context.Context) (tokenEntry, time.Duration, error) {
+		review, err := k.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: token},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return tokenEntry{}, 0, fmt.Errorf("token review: %w", err)
+		}
+		if !review.Status.Authenticated {
+			return tokenEntry{}, denyTTL, nil
+		}
 		u := review.Status.User
 		info := &user.DefaultInfo{Name: u.Username, UID: u.UID, Groups: u.Groups}
 		if len(u.Extra) > 0 {
@@ -81,52 +69,32 @@ func (k *KubeAuth) AuthenticateToken(ctx context.Context, token string) (user.In
 				info.Extra[k] = v
 			}
 		}
-		e.user, e.expires = info, now.Add(allowTTL)
-	}
-	k.mu.Lock()
-	if len(k.tokens) >= cacheLimit {
-		k.tokens = map[[32]byte]tokenEntry{}
-	}
-	k.tokens[key] = e
-	k.mu.Unlock()
-	return e.user, e.ok, nil
+		return tokenEntry{user: info, ok: true}, allowTTL, nil
+	})
+	return e.user, e.ok, err
 }
 
 // Allowed implements Authorizer.
 func (k *KubeAuth) Allowed(ctx context.Context, u user.Info, attrs authorizationv1.ResourceAttributes) (bool, error) {
-	key := accessKey(u, attrs)
-	now := k.now()
-	k.mu.Lock()
-	if e, ok := k.access[key]; ok && now.Before(e.expires) {
-		k.mu.Unlock()
-		return e.ok, nil
-	}
-	k.mu.Unlock()
-
-	extra := map[string]authorizationv1.ExtraValue{}
-	for key, v := range u.GetExtra() {
-		extra[key] = v
-	}
-	a := attrs
-	sar, err := k.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups(), Extra: extra, ResourceAttributes: &a,
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return false, fmt.Errorf("subject access review: %w", err)
-	}
-	e := accessEntry{ok: sar.Status.Allowed, expires: now.Add(denyTTL)}
-	if e.ok {
-		e.expires = now.Add(allowTTL)
-	}
-	k.mu.Lock()
-	if len(k.access) >= cacheLimit {
-		k.access = map[string]accessEntry{}
-	}
-	k.access[key] = e
-	k.mu.Unlock()
-	return e.ok, nil
+	return k.access.get(ctx, accessKey(u, attrs), func(ctx context.Context) (bool, time.Duration, error) {
+		extra := map[string]authorizationv1.ExtraValue{}
+		for key, v := range u.GetExtra() {
+			extra[key] = v
+		}
+		a := attrs
+		sar, err := k.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups(), Extra: extra, ResourceAttributes: &a,
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return false, 0, fmt.Errorf("subject access review: %w", err)
+		}
+		if sar.Status.Allowed {
+			return true, allowTTL, nil
+		}
+		return false, denyTTL, nil
+	})
 }
 
 func accessKey(u user.Info, a authorizationv1.ResourceAttributes) string {

@@ -58,6 +58,75 @@ type Streams struct {
 
 	authz     Authorizer
 	namespace distribution.Namespace // the storage, for images tagged in from other repositories
+	recent    recentTags
+}
+
+// recentTags remembers the tags this registry recorded in the last moments, for reads that
+// come before the informer cache has seen the write (a client pushing, then pulling at once).
+type recentTags struct {
+	mu sync.Mutex
+	m  map[string]recentTag // "<ns>/<stream>:<tag>"
+}
+
+type recentTag struct {
+	image string
+	at    time.Time
+}
+
+// recentTagTTL bounds how long a recorded tag is remembered; the informer sees a write well
+// within it.
+const recentTagTTL = 30 * time.Second
+
+func (r *recentTags) put(key, image string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]recentTag{}
+	}
+	for k, e := range r.m {
+		if now.Sub(e.at) > recentTagTTL {
+			delete(r.m, k)
+		}
+	}
+	r.m[key] = recentTag{image: image, at: now}
+}
+
+// resolve returns the image a tag points at, given the cached stream's view of it: the
+// remembered write while the cache has not caught up with it, else the cache's.
+func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, now time.Time) string {
+	cached := latestImage(st, tag)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[key]
+	if !ok {
+		return cached
+	}
+	if now.Sub(e.at) > recentTagTTL || tagHistoryHas(st, tag, e.image) {
+		delete(r.m, key)
+		return cached
+	}
+	return e.image
+}
+
+func tagHistoryHas(s *imagev1.ImageStream, tag, image string) bool {
+	for _, t := range s.Status.Tags {
+		if t.Tag != tag {
+			continue
+		}
+		for _, e := range t.Items {
+			if e.Image == image {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Streams) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 const middlewareName = "gantry-imagestreams"
@@ -259,6 +328,7 @@ func (r *streamRepository) record(ctx context.Context, manifest distribution.Man
 	if err != nil {
 		return err
 	}
+	r.s.recent.put(r.ref()+":"+tag, dgst.String(), r.s.now())
 	r.event(ctx, tag, dgst)
 	return nil
 }
@@ -268,15 +338,11 @@ func (r *streamRepository) event(ctx context.Context, tag string, dgst digest.Di
 	if r.s.Events == nil {
 		return
 	}
-	now := time.Now
-	if r.s.Now != nil {
-		now = r.s.Now
-	}
 	who := "someone"
 	if u := userFrom(ctx); u != nil {
 		who = u.GetName()
 	}
-	t := metav1.NewTime(now())
+	t := metav1.NewTime(r.s.now())
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: r.name + ".", Namespace: r.ns},
 		InvolvedObject: corev1.ObjectReference{
@@ -313,7 +379,12 @@ func latestImage(s *imagev1.ImageStream, tag string) string {
 	return ""
 }
 
-// Get resolves tag through the stream.
+// Get resolves tag through the stream: from the informer cache, and the tags this
+// registry recorded a moment ago (which the cache may not have seen yet). A tag the
+// cache does not know is looked up in the API, so one written there an instant ago
+// is found; except for HEAD requests, which clients send before every push to see
+// whether the tag is there already (it mostly is not): those are answered from the
+// cache alone.
 func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error) {
 	st, err := t.r.stream(ctx)
 	if err != nil {
@@ -322,9 +393,9 @@ func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error)
 	if st == nil {
 		return t.TagService.Get(ctx, tag)
 	}
-	img := latestImage(st, tag)
-	if img == "" && t.r.s.Lister != nil {
-		// Maybe pushed a moment ago: the cache has not seen it yet.
+	key := t.r.ref() + ":" + tag
+	img := t.r.s.recent.resolve(key, st, tag, t.r.s.now())
+	if img == "" && t.r.s.Lister != nil && !isHead(ctx) {
 		if st, err = t.r.liveStream(ctx); err != nil {
 			return v1.Descriptor{}, err
 		}

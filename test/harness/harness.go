@@ -240,8 +240,9 @@ func Leftovers(dataDir string) []string {
 
 // StartLocked waits for the machine lock, then starts a cluster in a new temporary data directory
 // named after prefix, reporting progress through logf. stop stops the cluster, removes the directory
-// and releases the lock. Benchmarks use it; tests use LockMachine once for the package.
-func StartLocked(ctx context.Context, prefix string, logf func(format string, args ...any)) (c *Cluster, stop func(), err error) {
+// and releases the lock. Benchmarks use it; tests use LockMachine once for the package. args are
+// extra flags of `gantry start`.
+func StartLocked(ctx context.Context, prefix string, logf func(format string, args ...any), args ...string) (c *Cluster, stop func(), err error) {
 	logf("waiting for the machine lock")
 	release, err := LockMachine()
 	if err != nil {
@@ -254,7 +255,7 @@ func StartLocked(ctx context.Context, prefix string, logf func(format string, ar
 	}
 	bin, _ := Binary()
 	logf("starting %s in %s", bin, dir)
-	if c, err = Start(ctx, dir); err != nil {
+	if c, err = Start(ctx, dir, args...); err != nil {
 		os.RemoveAll(dir)
 		release()
 		return nil, nil, err

@@ -30,6 +30,7 @@ type Options struct {
 	podCIDR                          string
 	extra                            map[string]*[]string
 	verbosity                        int
+	debugAddr                        string
 	Out, ErrOut                      io.Writer
 }
 
@@ -75,6 +76,7 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	f.DurationVar(&c.ScheduledImportInterval, "scheduled-image-import-interval", c.ScheduledImportInterval, "How often image stream tags with importPolicy.scheduled are imported again")
 	f.StringVar(&c.ProjectRequestTemplate, "project-request-template", "", "NAMESPACE/NAME of a Template that new projects are made from, instead of the built-in one")
 	f.StringVar(&c.OAuthConfigFile, "oauth-config", "", "File with the identity providers and token settings (the oauthConfig stanza of an OpenShift 3 master-config.yaml); default: an htpasswd file in the data directory with a generated admin password")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "Serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off by default")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log level of Gantry and the embedded components (logs go to <data-dir>/logs)")
 	for _, comp := range []string{server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler, server.Kubelet, server.KubeProxy, server.Containerd} {
 		o.extra[comp] = f.StringArray(comp+"-arg", nil, "Extra flag for "+comp+" as key=value (repeatable; replaces Gantry's value)")
@@ -97,6 +99,12 @@ func (o *Options) Complete() error {
 			return fmt.Errorf("--%s %q is not a CIDR like 10.0.0.0/16", flagName, dst.s)
 		}
 		*dst.n = n
+	}
+	if o.debugAddr != "" {
+		host, _, err := net.SplitHostPort(o.debugAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return fmt.Errorf("--debug-addr %q must be a loopback host:port like 127.0.0.1:6060: the profiler has no authentication", o.debugAddr)
+		}
 	}
 	c.ExtraArgs = map[string][]string{}
 	for comp, v := range o.extra {
@@ -155,6 +163,12 @@ func (o *Options) Run(parent context.Context) error {
 
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.debugAddr != "" {
+		if err := serveProfiler(ctx, o.debugAddr); err != nil {
+			cleanup()
+			return err
+		}
+	}
 	go func() {
 		<-ctx.Done()
 		stop() // a second signal kills the process at once
