@@ -81,6 +81,11 @@ func imageExtra(env *Env, stores map[string]*generic.REST) (map[string]rest.Stor
 		return nil, err
 	}
 	v["imagestreamimports"] = imports
+	var secrets imagereg.SecretsFunc
+	if env.Kube != nil {
+		secrets = imagereg.KubeSecrets(env.Kube)
+	}
+	v["imagestreams/secrets"] = imagereg.NewSecretsREST(stores["imagestreams"], secrets)
 	if v["imagestreams/notifications"], err = imagereg.NewNotificationsREST(stores["imagestreams"], imports); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,14 @@ func withLimit(ctx context.Context, n int64) context.Context {
 	return context.WithValue(ctx, limitKey{}, n)
 }
 
+type timeoutKey struct{}
+
+// withTimeout sets how long each request made with ctx may take, its body included, in place
+// of the transport's (blobs take longer than manifests).
+func withTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, timeoutKey{}, d)
+}
+
 func limitOf(ctx context.Context) int64 {
 	if n, ok := ctx.Value(limitKey{}).(int64); ok {
 		return n
@@ -138,14 +146,18 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (t *roundTripper) do(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	timeout := t.timeout
+	if d, ok := req.Context().Value(timeoutKey{}).(time.Duration); ok {
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		var ne net.Error
 		timedOut := req.Context().Err() == nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()))
 		cancel()
 		if timedOut {
-			return nil, &TimeoutError{URL: redact(req), Timeout: t.timeout}
+			return nil, &TimeoutError{URL: redact(req), Timeout: timeout}
 		}
 		return nil, err
 	}
@@ -156,7 +168,7 @@ func (t *roundTripper) do(req *http.Request) (*http.Response, error) {
 		return nil, &SizeError{URL: redact(req), Limit: limit}
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: limit, cancel: cancel, ctx: ctx, parent: req.Context(),
-		sizeErr: &SizeError{URL: redact(req), Limit: limit}, timeoutErr: &TimeoutError{URL: redact(req), Timeout: t.timeout}}
+		sizeErr: &SizeError{URL: redact(req), Limit: limit}, timeoutErr: &TimeoutError{URL: redact(req), Timeout: timeout}}
 	return resp, nil
 }
 

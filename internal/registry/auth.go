@@ -64,6 +64,13 @@ func isHead(ctx context.Context) bool {
 	return s != nil && s.method == http.MethodHead
 }
 
+// pulling tells whether the request reads (GET or HEAD): content fetched from other registries
+// (pull-through) serves reads only, never a push's checks.
+func pulling(ctx context.Context) bool {
+	s := stateFrom(ctx)
+	return s != nil && (s.method == http.MethodGet || s.method == http.MethodHead)
+}
+
 func stateFrom(ctx context.Context) *requestState {
 	s, _ := ctx.Value(stateKey{}).(*requestState)
 	return s

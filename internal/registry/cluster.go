@@ -1,7 +1,17 @@
 package registry
 
 import (
+	"context"
 	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/opencontainers/go-digest"
+	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gantry-dev/gantry/internal/imageimport"
 
 	imageclientset "github.com/openshift/client-go/image/clientset/versioned"
 	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
@@ -12,8 +22,10 @@ import (
 // ClusterAuth returns the Auth of a registry serving a Gantry cluster: tokens and access checked
 // with kube-apiserver, pushes recorded as the identity of rc (which needs the system:registry
 // role), image streams read from an informer cache that runs until stop is closed. hostname is
-// the registry's host[:port] in the images' pull specs.
-func ClusterAuth(rc *rest.Config, hostname string, stop <-chan struct{}) (*Auth, error) {
+// the registry's host[:port] in the images' pull specs. Images imported from other registries are
+// pulled through from there, limited to allowedRegistries as imports are (empty: any registry
+// on a public address).
+func ClusterAuth(rc *rest.Config, hostname string, allowedRegistries []string, stop <-chan struct{}) (*Auth, error) {
 	rc = rest.CopyConfig(rc)
 	// Every push and every pull asks the API (cached briefly): no client-side throttling.
 	rc.QPS, rc.Burst = 500, 1000
@@ -31,10 +43,43 @@ func ClusterAuth(rc *rest.Config, hostname string, stop <-chan struct{}) (*Auth,
 	informers := imageinformers.NewSharedInformerFactory(images, 0)
 	lister := informers.Image().V1().ImageStreams().Lister()
 	informers.Start(stop)
+	im, err := imageimport.New(imageimport.Options{AllowedRegistries: allowedRegistries, IntegratedRegistries: []string{hostname}})
+	if err != nil {
+		return nil, fmt.Errorf("registry pull-through: %w", err)
+	}
 	ka := NewKubeAuth(kube)
 	return &Auth{
 		Authenticator: ka,
 		Authorizer:    ka,
-		Streams:       &Streams{Images: images.ImageV1(), Lister: lister, Events: kube.CoreV1(), Hostname: hostname},
+		Streams: &Streams{
+			Images: images.ImageV1(), Lister: lister, Events: kube.CoreV1(), Hostname: hostname,
+			Remote: &importRemote{im: im, images: images.ImageV1()},
+		},
 	}, nil
+}
+
+// importRemote fetches with the importer's rules and the credentials imagestreams/secrets gives.
+type importRemote struct {
+	im     *imageimport.Importer
+	images imagev1client.ImageV1Interface
+}
+
+var _ Remote = (*importRemote)(nil)
+
+func (r *importRemote) keychain(ctx context.Context, namespace, name string) authn.Keychain {
+	return imageimport.LazyKeychain(func() ([]corev1.Secret, error) {
+		l, err := r.images.ImageStreams(namespace).Secrets(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("read the registry secrets of %s/%s: %w", namespace, name, err)
+		}
+		return l.Items, nil
+	})
+}
+
+func (r *importRemote) FetchManifest(ctx context.Context, namespace, name, pullSpec string, insecure bool) (string, []byte, error) {
+	return r.im.FetchManifest(ctx, pullSpec, insecure, r.keychain(ctx, namespace, name))
+}
+
+func (r *importRemote) OpenBlob(ctx context.Context, namespace, name, repository string, dgst digest.Digest, insecure bool) (io.ReadCloser, int64, error) {
+	return r.im.OpenBlob(ctx, repository, dgst, insecure, r.keychain(ctx, namespace, name))
 }

@@ -140,6 +140,11 @@ func (m *streamManifests) Get(ctx context.Context, dgst digest.Digest, options .
 	}
 	src := m.r.sourceRepository(ctx, st, dgst)
 	if src == nil {
+		if pulling(ctx) {
+			if man, ok := m.remoteManifest(ctx, st, dgst); ok {
+				return man, nil
+			}
+		}
 		return nil, err
 	}
 	ms, serr := src.Manifests(ctx)
@@ -191,6 +196,16 @@ func (b *streamBlobs) source(ctx context.Context, dgst digest.Digest, err error)
 	return nil
 }
 
+// remote is the other registry holding blob dgst of an image the stream imported, for pulls of
+// a blob this registry does not have.
+func (b *streamBlobs) remote(ctx context.Context, dgst digest.Digest, err error) *remoteBlobStore {
+	if !errors.Is(err, distribution.ErrBlobUnknown) || !pulling(ctx) {
+		return nil
+	}
+	rb, _ := b.r.remoteBlob(ctx, dgst)
+	return rb
+}
+
 func (b *streamBlobs) Stat(ctx context.Context, dgst digest.Digest) (v1.Descriptor, error) {
 	if unsupportedDigest(dgst) {
 		return v1.Descriptor{}, distribution.ErrBlobUnknown
@@ -198,6 +213,9 @@ func (b *streamBlobs) Stat(ctx context.Context, dgst digest.Digest) (v1.Descript
 	d, err := b.BlobStore.Stat(ctx, dgst)
 	if src := b.source(ctx, dgst, err); src != nil {
 		return src.Stat(ctx, dgst)
+	}
+	if rb := b.remote(ctx, dgst, err); rb != nil {
+		return rb.Stat(ctx)
 	}
 	return d, err
 }
@@ -209,6 +227,9 @@ func (b *streamBlobs) Get(ctx context.Context, dgst digest.Digest) ([]byte, erro
 	p, err := b.BlobStore.Get(ctx, dgst)
 	if src := b.source(ctx, dgst, err); src != nil {
 		return src.Get(ctx, dgst)
+	}
+	if rb := b.remote(ctx, dgst, err); rb != nil {
+		return rb.Get(ctx)
 	}
 	return p, err
 }
@@ -231,6 +252,9 @@ func (b *streamBlobs) ServeBlob(ctx context.Context, w http.ResponseWriter, r *h
 	if _, err := b.BlobStore.Stat(ctx, dgst); err != nil {
 		if src := b.source(ctx, dgst, err); src != nil {
 			return src.ServeBlob(ctx, w, r, dgst)
+		}
+		if rb := b.remote(ctx, dgst, err); rb != nil {
+			return rb.ServeBlob(ctx, w, r)
 		}
 	}
 	return b.BlobStore.ServeBlob(ctx, w, r, dgst)

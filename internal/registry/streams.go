@@ -53,12 +53,16 @@ type Streams struct {
 	Events corev1client.EventsGetter
 	// Hostname is the registry's host[:port] in the images' pull specs.
 	Hostname string
+	// Remote, when set, serves the images streams imported from other registries by fetching
+	// them there (pull-through, see pullthrough.go).
+	Remote Remote
 	// Now is the clock for events (default time.Now).
 	Now func() time.Time
 
 	authz     Authorizer
 	namespace distribution.Namespace // the storage, for images tagged in from other repositories
 	recent    recentTags
+	blobSets  blobSets
 }
 
 // recentTags remembers the tags this registry recorded in the last moments, for reads that

@@ -131,7 +131,7 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	auth, err := registry.ClusterAuth(rc, m.cfg.RegistryAddr, ctx.Done())
+	auth, err := registry.ClusterAuth(rc, m.cfg.RegistryAddr, m.cfg.AllowedRegistriesForImport, ctx.Done())
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,8 @@ type Options struct {
 	StorageDir string
 	Kubeconfig string
 	Hostname   string
+	// AllowedRegistries limits pull-through as --allowed-registries-for-import limits imports.
+	AllowedRegistries []string
 }
 
 // NewCommand returns `gantry registry`.
@@ -55,6 +57,7 @@ system:registry cluster role.`,
 	f.StringVar(&o.Listen, "listen", o.Listen, "Address to serve the registry API on (plain HTTP: put TLS in front, or use a loopback address)")
 	f.StringVar(&o.StorageDir, "storage-dir", o.StorageDir, "Directory of the filesystem storage")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "Kubeconfig of the cluster (default: the pod's service account)")
+	f.StringSliceVar(&o.AllowedRegistries, "allowed-registries-for-import", nil, "Registries that imported images may be pulled through from, as the API server's flag of that name (empty: any registry on a public address)")
 	f.StringVar(&o.Hostname, "hostname", "", "host[:port] nodes pull from, written in the images' pull specs (default: --listen)")
 	return cmd
 }
@@ -82,7 +85,7 @@ func (o *Options) New() (*registry.Registry, error) {
 	if _, err := os.Stat(o.StorageDir); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("--storage-dir: %w", err)
 	}
-	auth, err := registry.ClusterAuth(rc, host, nil)
+	auth, err := registry.ClusterAuth(rc, host, o.AllowedRegistries, nil)
 	if err != nil {
 		return nil, err
 	}
