@@ -159,6 +159,6 @@ func projectExtra(env *Env, _ map[string]*generic.REST) (map[string]rest.Storage
 	}
 	return map[string]rest.Storage{
 		"projects":        projectreg.NewREST(env.Kube, env.Authorizer),
-		"projectrequests": projectreg.NewRequestREST(env.Kube, dyn, mapper, env.Authorizer, env.Projects.RequestMessage, env.Projects.RequestTemplate, getTemplate),
+		"projectrequests": projectreg.NewRequestREST(env.Kube, dyn, mapper, env.Authorizer, env.Projects.RequestMessage, env.Projects.RequestTemplate, getTemplate).WithPullSecretWait(env.Projects.PullSecretWait),
 	}, nil
 }

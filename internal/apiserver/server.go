@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	restful "github.com/emicklei/go-restful/v3"
 
@@ -64,6 +65,10 @@ type ProjectConfig struct {
 	// RequestTemplate is "namespace/name" of a Template used for new
 	// projects instead of the built-in one.
 	RequestTemplate string
+	// PullSecretWait, when set, is how long a project request waits for the project's default
+	// service account to get its registry pull secret (from Gantry's service-account
+	// controller), so that pods created right after can pull the project's images.
+	PullSecretWait time.Duration
 }
 
 // ImageConfig configures image streams and imports (OpenShift 3's

@@ -326,6 +326,7 @@ func (m *machine) OpenShiftAPI(ctx context.Context) error {
 		Projects: apiserver.ProjectConfig{
 			RequestMessage:  m.cfg.ProjectRequestMessage,
 			RequestTemplate: m.cfg.ProjectRequestTemplate,
+			PullSecretWait:  10 * time.Second,
 		},
 		Version: m.cfg.Version,
 	})

@@ -61,6 +61,11 @@ func TestProjectRequestMakesTheRequesterAdmin(t *testing.T) {
 	if p.Annotations["openshift.io/display-name"] != "Project of alice" || p.Annotations["openshift.io/requester"] != "alice" {
 		t.Errorf("annotations = %v, want display name and requester", p.Annotations)
 	}
+	// Pods created right away get the registry pull secret: the request waited for it.
+	sa, err := cluster.Client.CoreV1().ServiceAccounts("alice-web").Get(t.Context(), "default", metav1.GetOptions{})
+	if err != nil || len(sa.ImagePullSecrets) == 0 {
+		t.Errorf("right after the project request the default service account has no pull secret (%v): pods created now could not pull the project's images", err)
+	}
 	rb, err := cluster.Client.RbacV1().RoleBindings("alice-web").Get(t.Context(), "admin", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	templatereg "github.com/gantry-dev/gantry/internal/apiserver/registry/template"
 	"strings"
+	"time"
 
 	projectv1 "github.com/openshift/api/project/v1"
 	templatev1 "github.com/openshift/api/template/v1"
@@ -16,11 +16,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	templatereg "github.com/gantry-dev/gantry/internal/apiserver/registry/template"
 )
 
 // DefaultRequestMessage is what a user who may not request projects is told
@@ -51,6 +55,8 @@ type RequestREST struct {
 	// template is "namespace/name" of the administrator's template, or "".
 	template    string
 	getTemplate TemplateGetter
+	// pullSecretWait bounds the wait for the default service account's pull secret (0: none).
+	pullSecretWait time.Duration
 }
 
 var (
@@ -101,6 +107,33 @@ func (r *RequestREST) allowed(ctx context.Context) error {
 	forbidden := apierrors.NewForbidden(projectv1.Resource("projectrequests"), "", errors.New(r.message))
 	forbidden.ErrStatus.Message = r.message
 	return forbidden
+}
+
+// WithPullSecretWait makes each request wait up to d for the new project's default service
+// account to get its registry pull secret. Pods take their service account's pull secrets when
+// they are created: without the wait, a pod created right after `new-project` could not pull
+// the project's own images.
+func (r *RequestREST) WithPullSecretWait(d time.Duration) *RequestREST {
+	r.pullSecretWait = d
+	return r
+}
+
+// waitForPullSecret waits for the default service account of ns to have a pull secret. A
+// timeout is not an error: the project exists and works, the secret comes later.
+func (r *RequestREST) waitForPullSecret(ctx context.Context, ns string) {
+	if r.pullSecretWait <= 0 {
+		return
+	}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, r.pullSecretWait, true, func(ctx context.Context) (bool, error) {
+		sa, err := r.kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil && len(sa.ImagePullSecrets) > 0, err
+	})
+	if err != nil {
+		klog.InfoS("The new project's default service account has no pull secret yet; pods created now cannot pull the project's images until it has", "project", ns, "waited", r.pullSecretWait, "err", err)
+	}
 }
 
 // Create makes the project: the namespace and every other object of the
@@ -162,6 +195,7 @@ func (r *RequestREST) Create(ctx context.Context, obj runtime.Object, createVali
 				o.GetKind(), o.GetName(), req.Name, err))
 		}
 	}
+	r.waitForPullSecret(ctx, ns.Name)
 	return FromNamespace(ns), nil
 }
 
