@@ -19,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 )
 
 // Source kinds of a spec tag's from.
@@ -139,6 +140,9 @@ func NewCommandTag(flags *genericclioptions.ConfigFlags, streams genericiooption
 // Complete builds the image client and the project from the kubeconfig flags, then reads the
 // arguments.
 func (o *TagOptions) Complete(flags *genericclioptions.ConfigFlags, args []string) error {
+	if err := checkArgs(args, o.Delete); err != nil {
+		return err
+	}
 	client, ns, err := imageClient(flags)
 	if err != nil {
 		return err
@@ -147,9 +151,24 @@ func (o *TagOptions) Complete(flags *genericclioptions.ConfigFlags, args []strin
 	return o.CompleteArgs(args)
 }
 
+func checkArgs(args []string, deleting bool) error {
+	if len(args) < 2 && (len(args) < 1 || !deleting) {
+		return errors.New("you must specify a source and at least one destination or one or more tags to delete\n" +
+			"Try: gantry tag SOURCE STREAM:TAG, or gantry tag -d STREAM:TAG")
+	}
+	return nil
+}
+
 // imageClient returns the image client and the namespace of the kubeconfig flags.
 func imageClient(flags *genericclioptions.ConfigFlags) (imagev1client.ImageV1Interface, string, error) {
 	loader := flags.ToRawKubeConfigLoader()
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("read the kubeconfig: %w", err)
+	}
+	if raw.CurrentContext == "" && ptr.Deref(flags.Context, "") == "" && ptr.Deref(flags.APIServer, "") == "" {
+		return nil, "", fmt.Errorf("no cluster to talk to: the kubeconfig (%s) has no current context\nTry: gantry login https://HOST:6443, or sudo gantry start", loader.ConfigAccess().GetDefaultFilename())
+	}
 	cfg, err := loader.ClientConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("no cluster to talk to (%v)\nTry: gantry login, or set --kubeconfig", err)
@@ -167,9 +186,8 @@ func imageClient(flags *genericclioptions.ConfigFlags) (imagev1client.ImageV1Int
 
 // CompleteArgs reads SOURCE (unless deleting) and the destinations.
 func (o *TagOptions) CompleteArgs(args []string) error {
-	if len(args) < 2 && (len(args) < 1 || !o.Delete) {
-		return errors.New("you must specify a source and at least one destination or one or more tags to delete\n" +
-			"Try: gantry tag SOURCE STREAM:TAG, or gantry tag -d STREAM:TAG")
+	if err := checkArgs(args, o.Delete); err != nil {
+		return err
 	}
 	if !o.Delete {
 		if err := o.completeSource(args[0]); err != nil {
