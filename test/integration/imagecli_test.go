@@ -102,6 +102,7 @@ func TestImageCLI(t *testing.T) {
 
 	// The cluster refuses to import from its own registry: the user sees why, and exit code 1.
 	out, err = cli.try("", "import-image", "-n", ns, "mirror:v1", "--from="+harness.Registry+"/"+ns+"/echo:v1", "--confirm", "--insecure")
+	t.Logf("gantry import-image mirror:v1 (refused):\n%s", out)
 	wantFailure(t, out, err, "imagestream.image.openshift.io/mirror imported with errors", "! error: Import failed (Forbidden)",
 		"error: tag v1 failed: ", harness.Registry, "--allowed-registries-for-import")
 	out, err = cli.try("", "import-image", "-n", ns, "nothere", "--from=quay.io/team/app:1")
@@ -128,6 +129,7 @@ func testImportImageCLI(t *testing.T, cli *gantryCLI, ns string) {
 	server := fmt.Sprintf("--server=https://%s:%d", harness.NodeIP, importAPIServerPort)
 
 	out := cli.run("", "import-image", server, "-n", ns, "app:1", "--from="+host+"/team/app:1", "--confirm", "--insecure")
+	t.Logf("gantry import-image app:1 --from=%s/team/app:1 --confirm --insecure:\n%s", host, out)
 	wantContains(t, out, "imagestream.image.openshift.io/app imported\n\n", "Name:\t\t\tapp\n", "Namespace:\t\t"+ns+"\n",
 		"Image Lookup:\t\tlocal=true\n", "1\n  tagged from "+host+"/team/app:1\n    will use insecure HTTPS or HTTP connections\n",
 		"  * "+host+"/team/app@"+digest.String()+"\n",
