@@ -173,6 +173,9 @@ func (o *ImportImageOptions) Run(ctx context.Context) error {
 		result, err = o.create(ctx, isi)
 		return err
 	})
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("import into %s/%s: the image stream kept changing while images were imported: %w\nTry: gantry import-image again", o.Namespace, o.name, err)
+	}
 	if err != nil {
 		return err
 	}
