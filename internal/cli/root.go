@@ -6,6 +6,7 @@ import (
 	"os"
 
 	apiservercmd "github.com/gantry-dev/gantry/internal/cli/apiserver"
+	imagecmd "github.com/gantry-dev/gantry/internal/cli/image"
 	"github.com/gantry-dev/gantry/internal/cli/project"
 	registrycmd "github.com/gantry-dev/gantry/internal/cli/registry"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -60,6 +61,8 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		withKubeconfig(configFlags, project.NewCommandNewProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProjects(configFlags, streams)),
+		withKubeconfig(configFlags, imagecmd.NewCommandTag(configFlags, streams)),
+		withKubeconfig(configFlags, imagecmd.NewCommandImportImage(configFlags, streams)),
 		policy.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }), // subcommands: flags are persistent
 		adm.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }),
 		login.NewCommandLogin(server.DefaultDataDir, streams), // not withKubeconfig: login writes the user's kubeconfig, never the admin's

@@ -27,6 +27,9 @@ import (
 	"github.com/gantry-dev/gantry/test/harness"
 )
 
+// importAPIServerPort is the port of the openshift-apiserver startImportAPIServer runs.
+const importAPIServerPort = 18444
+
 // startImportAPIServer runs `gantry openshift-apiserver` beside the test cluster (its
 // kube-apiserver and etcd, another port and etcd prefix) with imports allowed from 127.0.0.1,
 // which the test cluster, rightly, refuses. It returns an image client of that server.
@@ -37,7 +40,7 @@ func startImportAPIServer(t *testing.T) imageclient.Interface {
 		t.Fatal(err)
 	}
 	pki := filepath.Join(cluster.DataDir, "pki")
-	const port = 18444
+	const port = importAPIServerPort
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "openshift-apiserver",
 		"--kubeconfig", cluster.Kubeconfig,
