@@ -19,13 +19,26 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// ClusterOptions configure ClusterAuth.
+type ClusterOptions struct {
+	// Hostname is the registry's host[:port] in the images' pull specs.
+	Hostname string
+	// AllowedRegistries limits pull-through from other registries as imports are limited
+	// (empty: any registry on a public address).
+	AllowedRegistries []string
+	// ImageAPIHost, when set, is the URL of Gantry's OpenShift API server, reached directly
+	// for image.openshift.io requests rather than through kube-apiserver's aggregation (one hop
+	// less for every push). It must accept rc's credentials and trust rc's certificate
+	// authority.
+	ImageAPIHost string
+}
+
 // ClusterAuth returns the Auth of a registry serving a Gantry cluster: tokens and access checked
 // with kube-apiserver, pushes recorded as the identity of rc (which needs the system:registry
-// role), image streams read from an informer cache that runs until stop is closed. hostname is
-// the registry's host[:port] in the images' pull specs. Images imported from other registries are
-// pulled through from there, limited to allowedRegistries as imports are (empty: any registry
-// on a public address).
-func ClusterAuth(rc *rest.Config, hostname string, allowedRegistries []string, stop <-chan struct{}) (*Auth, error) {
+// role), image streams read from an informer cache that runs until stop is closed. Images
+// imported from other registries are pulled through from there.
+func ClusterAuth(rc *rest.Config, o ClusterOptions, stop <-chan struct{}) (*Auth, error) {
+	hostname := o.Hostname
 	rc = rest.CopyConfig(rc)
 	// Every push and every pull asks the API (cached briefly): no client-side throttling.
 	rc.QPS, rc.Burst = 500, 1000
@@ -36,14 +49,19 @@ func ClusterAuth(rc *rest.Config, hostname string, allowedRegistries []string, s
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
-	images, err := imageclientset.NewForConfig(rc)
+	irc := rc
+	if o.ImageAPIHost != "" {
+		irc = rest.CopyConfig(rc)
+		irc.Host = o.ImageAPIHost
+	}
+	images, err := imageclientset.NewForConfig(irc)
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
 	informers := imageinformers.NewSharedInformerFactory(images, 0)
 	lister := informers.Image().V1().ImageStreams().Lister()
 	informers.Start(stop)
-	im, err := imageimport.New(imageimport.Options{AllowedRegistries: allowedRegistries, IntegratedRegistries: []string{hostname}})
+	im, err := imageimport.New(imageimport.Options{AllowedRegistries: o.AllowedRegistries, IntegratedRegistries: []string{hostname}})
 	if err != nil {
 		return nil, fmt.Errorf("registry pull-through: %w", err)
 	}

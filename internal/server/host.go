@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -131,7 +132,11 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	auth, err := registry.ClusterAuth(rc, m.cfg.RegistryAddr, m.cfg.AllowedRegistriesForImport, ctx.Done())
+	auth, err := registry.ClusterAuth(rc, registry.ClusterOptions{
+		Hostname:          m.cfg.RegistryAddr,
+		AllowedRegistries: m.cfg.AllowedRegistriesForImport,
+		ImageAPIHost:      fmt.Sprintf("https://%s", net.JoinHostPort(m.cfg.NodeIP.String(), strconv.Itoa(OpenShiftAPIPort))),
+	}, ctx.Done())
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,25 +79,8 @@ func TestRegistryPullThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const addr = "127.0.0.1:15001"
-	rctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(rctx, bin, "registry",
-		"--kubeconfig", filepath.Join(cluster.DataDir, "kubeconfig", "registry.kubeconfig"),
-		"--listen", addr, "--storage-dir", t.TempDir(), "--hostname", "registry.example:5000",
-		"--allowed-registries-for-import", "127.0.0.1:*")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = cmd.Wait()
-	}()
+	out := startStandaloneRegistry(t, addr, "--allowed-registries-for-import", "127.0.0.1:*")
 	pull := func(ctx context.Context, registryHost string) error {
 		pulled, err := remote.Image(ref(t, registryHost+"/"+u.project+"/ext:v1"), remote.WithContext(ctx), remote.WithAuth(u.auth()))
 		if err != nil {

@@ -101,27 +101,12 @@ func (l *lockedBuffer) String() string {
 // system:registry: a user's push is authorized and recorded in the image stream with the
 // registry's own host name.
 func TestStandaloneRegistry(t *testing.T) {
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	const addr = "127.0.0.1:15000"
-	ctx, cancel := context.WithCancel(t.Context())
-	cmd := exec.CommandContext(ctx, bin, "registry",
-		"--kubeconfig", filepath.Join(cluster.DataDir, "kubeconfig", "registry.kubeconfig"),
-		"--listen", addr, "--storage-dir", t.TempDir(), "--hostname", "registry.example:5000")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = cmd.Wait()
-	}()
+	out := startStandaloneRegistry(t, addr)
+	ctx := t.Context()
 	u := newRegistryUser(t, "standalone-reg")
 	img := testImage(t)
-	err = harness.Eventually(t.Context(), time.Minute, func(ctx context.Context) error {
+	err := harness.Eventually(t.Context(), time.Minute, func(ctx context.Context) error {
 		return remote.Write(ref(t, addr+"/"+u.project+"/app:v1"), img, remote.WithContext(ctx), remote.WithAuth(u.auth()))
 	})
 	if err != nil {
@@ -137,4 +122,30 @@ func TestStandaloneRegistry(t *testing.T) {
 	if !strings.HasPrefix(ist.Image.DockerImageReference, "registry.example:5000/"+u.project+"/app@") {
 		t.Errorf("pushed image reference %q, want the standalone registry's host name", ist.Image.DockerImageReference)
 	}
+}
+
+// startStandaloneRegistry runs `gantry registry` on addr as the cluster's registry identity, with
+// empty storage and the host name registry.example:5000, until the test ends. It returns the
+// process's output.
+func startStandaloneRegistry(t *testing.T, addr string, args ...string) *lockedBuffer {
+	t.Helper()
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, append([]string{"registry",
+		"--kubeconfig", filepath.Join(cluster.DataDir, "kubeconfig", "registry.kubeconfig"),
+		"--listen", addr, "--storage-dir", t.TempDir(), "--hostname", "registry.example:5000"}, args...)...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	return out
 }

@@ -85,7 +85,7 @@ func (o *Options) New() (*registry.Registry, error) {
 	if _, err := os.Stat(o.StorageDir); err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("--storage-dir: %w", err)
 	}
-	auth, err := registry.ClusterAuth(rc, host, o.AllowedRegistries, nil)
+	auth, err := registry.ClusterAuth(rc, registry.ClusterOptions{Hostname: host, AllowedRegistries: o.AllowedRegistries}, nil)
 	if err != nil {
 		return nil, err
 	}
