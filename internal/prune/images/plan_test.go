@@ -74,7 +74,9 @@ func podSpec(images ...string) corev1.PodSpec {
 	return spec
 }
 
-func tmpl(images ...string) corev1.PodTemplateSpec { return corev1.PodTemplateSpec{Spec: podSpec(images...)} }
+func tmpl(images ...string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{Spec: podSpec(images...)}
+}
 
 func meta(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
 
