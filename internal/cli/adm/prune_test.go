@@ -25,7 +25,7 @@ func pruneFixture(now time.Time) (*imagefake.Clientset, *kubefake.Clientset) {
 	img := func(d string) *imagev1.Image {
 		raw, _ := json.Marshal(docker10.DockerImage{ID: "sha256:" + strings.Repeat("c", 64), Size: 10})
 		return &imagev1.Image{
-			ObjectMeta: metav1.ObjectMeta{Name: d, CreationTimestamp: old, Annotations: map[string]string{imagev1.ManagedByOpenShiftAnnotation: "true"}},
+			ObjectMeta:           metav1.ObjectMeta{Name: d, CreationTimestamp: old, Annotations: map[string]string{imagev1.ManagedByOpenShiftAnnotation: "true"}},
 			DockerImageReference: "127.0.0.1:5000/p/app@" + d, DockerImageMetadata: runtime.RawExtension{Raw: raw},
 		}
 	}
