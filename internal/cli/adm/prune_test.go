@@ -60,7 +60,7 @@ func TestPruneImagesDryRunChangesNothing(t *testing.T) {
 	if !strings.Contains(errOut.String(), "Dry run enabled - no modifications will be made. Add --confirm to remove images") {
 		t.Errorf("stderr lacks oc's dry-run notice: %q", errOut.String())
 	}
-	for _, w := range []string{"Updating istags p/app: latest", "sha256:" + strings.Repeat("a", 64), "Summary: Would delete 1 images"} {
+	for _, w := range []string{"Updating istags p/app: latest", "sha256:" + strings.Repeat("a", 64), "Summary: Would delete 1 image,"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}

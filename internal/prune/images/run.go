@@ -176,8 +176,8 @@ func (r Result) Summary(dry bool) string {
 	if dry {
 		verb = "Would delete"
 	}
-	s := fmt.Sprintf("%s %d images, %d image stream updates, %d manifests, %d layer links and %d blobs (%s freed)",
-		verb, r.Images, r.Streams, r.Manifests, r.LayerLinks, r.Blobs, HumanSize(r.BlobBytes))
+	s := fmt.Sprintf("%s %s, %s, %s, %s and %s (%s freed)", verb, count(r.Images, "image"), count(r.Streams, "image stream update"),
+		count(r.Manifests, "manifest"), count(r.LayerLinks, "layer link"), count(r.Blobs, "blob"), HumanSize(r.BlobBytes))
 	if dry {
 		s = strings.Replace(s, "freed", "to free", 1)
 	}
@@ -185,6 +185,13 @@ func (r Result) Summary(dry bool) string {
 		s += fmt.Sprintf("; %d deletions failed", len(r.Failures))
 	}
 	return "Summary: " + s + "."
+}
+
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // HumanSize prints a byte count as oc does (1.5 MiB); "-" for an unknown size.

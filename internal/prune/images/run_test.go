@@ -127,7 +127,7 @@ func TestRunDeletesInOrder(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
 	}
-	if s := res.Summary(false); s != "Summary: Deleted 2 images, 1 image stream updates, 2 manifests, 4 layer links and 6 blobs (2.1 KiB freed)." {
+	if s := res.Summary(false); s != "Summary: Deleted 2 images, 1 image stream update, 2 manifests, 4 layer links and 6 blobs (2.1 KiB freed)." {
 		t.Errorf("summary %q", s)
 	}
 }
