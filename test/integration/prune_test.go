@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,6 +107,40 @@ func TestPruneImages(t *testing.T) {
 	sharedDigest, _ := shared.Digest()
 	oldConfig, err := old.ConfigName()
 	if err != nil {
+		t.Fatal(err)
+	}
+
+	// moved:v1 was pushed twice (the registry's own tag link names the second push, y), then set
+	// to the first push, x: pruning y's manifest must not take the tag with it.
+	movedRepo := harness.Registry + "/" + ns + "/moved"
+	x, y := withShared(), withShared()
+	for _, p := range []struct {
+		tag string
+		img v1.Image
+	}{{"pin", x}, {"v1", y}} {
+		if err := remote.Write(ref(t, movedRepo+":"+p.tag), p.img, remote.WithContext(ctx), auth); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xDigest, yDigest := digest(x), digest(y)
+	ist, err := imageClient(t).ImageV1().ImageStreamTags(ns).Get(ctx, "moved:v1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ist.Tag = &imagev1.TagReference{Name: "v1", From: &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "moved:pin"}}
+	if _, err := imageClient(t).ImageV1().ImageStreamTags(ns).Update(ctx, ist, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+		ist, err := imageClient(t).ImageV1().ImageStreamTags(ns).Get(ctx, "moved:v1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if ist.Image.Name != xDigest.String() {
+			return fmt.Errorf("moved:v1 is %s, want %s", ist.Image.Name, xDigest)
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -239,6 +274,16 @@ func TestPruneImages(t *testing.T) {
 	}
 	if _, err := remote.Image(ref(t, repo+":latest"), remote.WithContext(ctx), auth); err != nil {
 		t.Errorf("pull %s:latest after pruning: %v", repo, err)
+	}
+
+	if _, err := images.Images().Get(ctx, yDigest.String(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the superseded revision of moved:v1 is still there: %v", err)
+	}
+	if ist, err := images.ImageStreamTags(ns).Get(ctx, "moved:v1", metav1.GetOptions{}); err != nil || ist.Image.Name != xDigest.String() {
+		t.Errorf("moved:v1 after pruning its old revision: %v, %v; want it still at %s", ist, err, xDigest)
+	}
+	if _, err := remote.Image(ref(t, movedRepo+":v1"), remote.WithContext(ctx), auth); err != nil {
+		t.Errorf("pull moved:v1 after pruning: %v", err)
 	}
 
 	// Nothing is left to prune here: a second run deletes nothing of this project.
