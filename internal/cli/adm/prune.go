@@ -36,6 +36,8 @@ type PruneImagesOptions struct {
 	ForceInsecure      bool
 	CAFile             string
 	IgnoreInvalidRefs  bool
+	// Namespace (-n) limits pruning to that project's tag histories.
+	Namespace string
 
 	Config *rest.Config
 	Kube   kubernetes.Interface
@@ -79,6 +81,9 @@ use and running the command again finishes the work: the revisions are removed f
 streams' tag histories, the manifests from the registry repositories, then the layers and image
 configurations no remaining image uses (repository links first, then the data, so storage
 shrinks at once), and last the Image objects.
+
+With -n PROJECT only that project's image streams lose tag revisions (what its own objects do not
+use); no image, manifest or blob is deleted, since other projects may use them.
 
 Without --confirm this is a dry run: it prints what would be deleted and changes nothing.
 Pruning needs the system:image-pruner cluster role (or cluster-admin) and a token for the
@@ -131,6 +136,11 @@ func (o *PruneImagesOptions) Complete(cmd *cobra.Command, flags *genericclioptio
 		return fmt.Errorf("no cluster to talk to (%v)\nTry: sudo gantry start, or set --kubeconfig", err)
 	}
 	o.Config = cfg
+	if f := cmd.Flags().Lookup("namespace"); f != nil && f.Changed {
+		if o.Namespace, _, err = flags.ToRawKubeConfigLoader().Namespace(); err != nil {
+			return err
+		}
+	}
 	if o.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
@@ -182,7 +192,7 @@ func (o *PruneImagesOptions) Run(ctx context.Context) error {
 	host := pruneimages.RegistryHost(in.Streams, in.Images)
 	plan, err := pruneimages.NewPlan(*in, pruneimages.Options{
 		KeepTagRevisions: o.KeepTagRevisions, KeepYoungerThan: o.KeepYoungerThan, PruneOverSizeLimit: o.PruneOverSizeLimit,
-		AllImages: o.AllImages, IgnoreInvalidRefs: o.IgnoreInvalidRefs, RegistryHost: host, Now: now(),
+		AllImages: o.AllImages, IgnoreInvalidRefs: o.IgnoreInvalidRefs, RegistryHost: host, Now: now(), Namespace: o.Namespace,
 	})
 	if err != nil {
 		return fmt.Errorf("plan the pruning (nothing was changed): %w", err)
@@ -190,10 +200,13 @@ func (o *PruneImagesOptions) Run(ctx context.Context) error {
 
 	var api pruneimages.API
 	var reg pruneimages.Registry
+	if o.Namespace != "" {
+		fmt.Fprintf(o.ErrOut, "Only the tag histories of project %s are pruned: no image is deleted, other projects may use them\n", o.Namespace)
+	}
 	if !o.Confirm {
 		fmt.Fprintln(o.ErrOut, "Dry run enabled - no modifications will be made. Add --confirm to remove images")
 	} else {
-		if len(plan.Registry.Manifests)+len(plan.Registry.Blobs) > 0 {
+		if len(plan.Registry.Manifests)+len(plan.Registry.LayerLinks)+len(plan.Registry.Blobs) > 0 {
 			addr := o.RegistryURL
 			if addr == "" {
 				addr = host
@@ -268,6 +281,7 @@ func (o *PruneImagesOptions) token(ctx context.Context) (string, error) {
 func (o *PruneImagesOptions) list(ctx context.Context) (*pruneimages.Inputs, []string, error) {
 	in := &pruneimages.Inputs{}
 	var notes []string
+	ns := o.Namespace // "" lists every project; images are listed all the same
 	all := metav1.ListOptions{}
 	step := func(what string, err error) error {
 		switch {
@@ -277,7 +291,11 @@ func (o *PruneImagesOptions) list(ctx context.Context) (*pruneimages.Inputs, []s
 			notes = append(notes, fmt.Sprintf("Note: this cluster serves no %s; none are considered", what))
 			return nil
 		case apierrors.IsForbidden(err):
-			return fmt.Errorf("list %s in all projects (nothing was changed): %w\nTry: a user with the %s cluster role", what, err, authz.ImagePruner)
+			where := "in all projects"
+			if ns != "" {
+				where = "in project " + ns
+			}
+			return fmt.Errorf("list %s %s (nothing was changed): %w\nTry: a user with the %s cluster role", what, where, err, authz.ImagePruner)
 		}
 		return fmt.Errorf("list %s (nothing was changed): %w", what, err)
 	}
@@ -294,84 +312,84 @@ func (o *PruneImagesOptions) list(ctx context.Context) (*pruneimages.Inputs, []s
 			return err
 		}},
 		{"image streams", func() error {
-			l, err := o.Images.ImageStreams("").List(ctx, all)
+			l, err := o.Images.ImageStreams(ns).List(ctx, all)
 			if err == nil {
 				in.Streams = l.Items
 			}
 			return err
 		}},
 		{"pods", func() error {
-			l, err := core.Pods("").List(ctx, all)
+			l, err := core.Pods(ns).List(ctx, all)
 			if err == nil {
 				in.Pods = l.Items
 			}
 			return err
 		}},
 		{"replication controllers", func() error {
-			l, err := core.ReplicationControllers("").List(ctx, all)
+			l, err := core.ReplicationControllers(ns).List(ctx, all)
 			if err == nil {
 				in.RCs = l.Items
 			}
 			return err
 		}},
 		{"replica sets", func() error {
-			l, err := apps.ReplicaSets("").List(ctx, all)
+			l, err := apps.ReplicaSets(ns).List(ctx, all)
 			if err == nil {
 				in.ReplicaSets = l.Items
 			}
 			return err
 		}},
 		{"deployments", func() error {
-			l, err := apps.Deployments("").List(ctx, all)
+			l, err := apps.Deployments(ns).List(ctx, all)
 			if err == nil {
 				in.Deployments = l.Items
 			}
 			return err
 		}},
 		{"stateful sets", func() error {
-			l, err := apps.StatefulSets("").List(ctx, all)
+			l, err := apps.StatefulSets(ns).List(ctx, all)
 			if err == nil {
 				in.StatefulSets = l.Items
 			}
 			return err
 		}},
 		{"daemon sets", func() error {
-			l, err := apps.DaemonSets("").List(ctx, all)
+			l, err := apps.DaemonSets(ns).List(ctx, all)
 			if err == nil {
 				in.DaemonSets = l.Items
 			}
 			return err
 		}},
 		{"jobs", func() error {
-			l, err := batch.Jobs("").List(ctx, all)
+			l, err := batch.Jobs(ns).List(ctx, all)
 			if err == nil {
 				in.Jobs = l.Items
 			}
 			return err
 		}},
 		{"cron jobs", func() error {
-			l, err := batch.CronJobs("").List(ctx, all)
+			l, err := batch.CronJobs(ns).List(ctx, all)
 			if err == nil {
 				in.CronJobs = l.Items
 			}
 			return err
 		}},
 		{"deployment configs", func() error {
-			l, err := o.Apps.DeploymentConfigs("").List(ctx, all)
+			l, err := o.Apps.DeploymentConfigs(ns).List(ctx, all)
 			if err == nil {
 				in.DeploymentConfigs = l.Items
 			}
 			return err
 		}},
 		{"build configs", func() error {
-			l, err := o.Builds.BuildConfigs("").List(ctx, all)
+			l, err := o.Builds.BuildConfigs(ns).List(ctx, all)
 			if err == nil {
 				in.BuildConfigs = l.Items
 			}
 			return err
 		}},
 		{"builds", func() error {
-			l, err := o.Builds.Builds("").List(ctx, all)
+			l, err := o.Builds.Builds(ns).List(ctx, all)
 			if err == nil {
 				in.Builds = l.Items
 			}
@@ -383,7 +401,7 @@ func (o *PruneImagesOptions) list(ctx context.Context) (*pruneimages.Inputs, []s
 			what string
 			list func() error
 		}{"limit ranges", func() error {
-			l, err := core.LimitRanges("").List(ctx, all)
+			l, err := core.LimitRanges(ns).List(ctx, all)
 			if err == nil {
 				in.LimitRanges = l.Items
 			}

@@ -60,6 +60,10 @@ type Options struct {
 	RegistryHost string
 	// Now is the time ages are measured from.
 	Now time.Time
+	// Namespace, when set, limits pruning to the tag histories of that project's streams (the
+	// inputs then hold only that project's objects): no image, manifest or blob is deleted, since
+	// other projects may use them (as `oc adm prune images -n`).
+	Namespace string
 }
 
 // Plan is what pruning removes, in order.
@@ -235,6 +239,9 @@ func NewPlan(in Inputs, opts Options) (*Plan, error) {
 			plan.Streams = append(plan.Streams, StreamChange{Namespace: s.Namespace, Name: s.Name, Updated: updated, Deleted: deleted,
 				names: plan.InStream(&s, plan.Prune)})
 		}
+	}
+	if opts.Namespace != "" {
+		return plan, nil
 	}
 	plan.collectRepos(in.Streams)
 	plan.Registry = plan.RegistryFor(plan.Prune)

@@ -100,6 +100,10 @@ func Run(ctx context.Context, plan *Plan, api API, reg Registry, out, errOut io.
 		}
 	}
 
+	if plan.opts.Namespace != "" {
+		return res // only the project's tag histories
+	}
+
 	// 2. Manifests, in every repository holding them.
 	rp := plan.RegistryFor(pruning)
 	t := newTable(out, "Deleting registry repository manifest data ...", "REPO\tIMAGE")

@@ -206,6 +206,23 @@ func TestRunCountsWhatIsAlreadyGoneAsDone(t *testing.T) {
 	}
 }
 
+func TestRunInOneProjectOnlyTrimsItsStreams(t *testing.T) {
+	t.Parallel()
+	in := base()
+	opts := defaults()
+	opts.Namespace = "p"
+	plan, err := NewPlan(in, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(in)
+	var out, errOut bytes.Buffer
+	res := Run(t.Context(), plan, f, f, &out, &errOut)
+	if !slices.Equal(f.calls, []string{"stream p/app"}) || res.Images != 0 || res.Blobs != 0 {
+		t.Errorf("calls %v, result %+v: want only the stream's history trimmed", f.calls, res)
+	}
+}
+
 func TestHumanSize(t *testing.T) {
 	t.Parallel()
 	for n, want := range map[int64]string{-1: "-", 0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
