@@ -89,7 +89,8 @@ type StreamChange struct {
 	Namespace, Name  string
 	Updated, Deleted []string
 
-	names []string // the pruned images the listed stream names
+	names  []string        // the pruned images the listed stream names
+	listed map[string]bool // "tag@image" of every revision listed
 }
 
 // RepoDigest names a manifest or a layer link in a repository (<project>/<stream>).
@@ -236,8 +237,14 @@ func NewPlan(in Inputs, opts Options) (*Plan, error) {
 	sort.Strings(plan.Prune)
 	for _, s := range in.Streams {
 		if _, updated, deleted := TrimHistory(s.Status.Tags, prune, p.images, p.cutoff); len(updated)+len(deleted) > 0 {
+			listed := map[string]bool{}
+			for _, t := range s.Status.Tags {
+				for _, ev := range t.Items {
+					listed[t.Tag+"@"+ev.Image] = true
+				}
+			}
 			plan.Streams = append(plan.Streams, StreamChange{Namespace: s.Namespace, Name: s.Name, Updated: updated, Deleted: deleted,
-				names: plan.InStream(&s, plan.Prune)})
+				names: plan.InStream(&s, plan.Prune), listed: listed})
 		}
 	}
 	if opts.Namespace != "" {
@@ -550,10 +557,11 @@ func TrimHistory(tags []imagev1.NamedTagEventList, prune map[string]bool, exists
 	return out, updated, deleted
 }
 
-// Trim applies the plan's pruning to a (freshly read) stream's status tags.
-func (p *Plan) Trim(s *imagev1.ImageStream) (updated, deleted []string) {
+// Trim removes the revisions of the images of names (the plan's, or what is left of them) from
+// a freshly read stream's status tags.
+func (p *Plan) Trim(s *imagev1.ImageStream, names []string) (updated, deleted []string) {
 	prune := map[string]bool{}
-	for _, name := range p.Prune {
+	for _, name := range names {
 		prune[name] = true
 	}
 	s.Status.Tags, updated, deleted = TrimHistory(s.Status.Tags, prune, p.images, p.cutoff)
@@ -656,6 +664,20 @@ func (p *Plan) RegistryFor(prune []string) RegistryPlan {
 	sortRD(rp.LayerLinks)
 	sort.Slice(rp.Blobs, func(i, j int) bool { return rp.Blobs[i].Digest < rp.Blobs[j].Digest })
 	return rp
+}
+
+// Retagged returns the images of names that a freshly read stream has tagged since it was listed:
+// someone uses them again, so they must not be pruned.
+func (sc StreamChange) Retagged(s *imagev1.ImageStream, names []string) []string {
+	var out []string
+	for _, t := range s.Status.Tags {
+		for _, ev := range t.Items {
+			if !sc.listed[t.Tag+"@"+ev.Image] && slices.Contains(names, ev.Image) && !slices.Contains(out, ev.Image) {
+				out = append(out, ev.Image)
+			}
+		}
+	}
+	return out
 }
 
 // UsersOf returns the images of names whose manifest, configuration or layers include blob.

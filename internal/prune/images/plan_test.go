@@ -274,7 +274,7 @@ func TestPlanTrimsTagHistory(t *testing.T) {
 		t.Fatalf("prune %v, want %v", plan.Prune, want)
 	}
 	s := in.Streams[0].DeepCopy()
-	updated, deleted := plan.Trim(s)
+	updated, deleted := plan.Trim(s, plan.Prune)
 	if !slices.Equal(updated, []string{"latest"}) || deleted != nil {
 		t.Errorf("trim: updated %v deleted %v", updated, deleted)
 	}
@@ -311,7 +311,7 @@ func TestPlanTrimsRevisionsOfMissingImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := in.Streams[0].DeepCopy()
-	plan.Trim(s)
+	plan.Trim(s, plan.Prune)
 	if n := len(s.Status.Tags[0].Items); n != 1 {
 		t.Errorf("latest keeps %d revisions, want 1 (b is pruned, the image 'gone' no longer exists)", n)
 	}

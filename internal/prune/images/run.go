@@ -71,7 +71,9 @@ func Run(ctx context.Context, plan *Plan, api API, reg Registry, out, errOut io.
 					return err
 				}
 				last = s.DeepCopy()
-				if updated, deleted = plan.Trim(s); len(updated)+len(deleted) == 0 {
+				// Tagged again since the listing: in use, not to be pruned.
+				drop(sc.Retagged(s, pruning)...)
+				if updated, deleted = plan.Trim(s, pruning); len(updated)+len(deleted) == 0 {
 					return nil
 				}
 				return api.UpdateStreamStatus(ctx, s)

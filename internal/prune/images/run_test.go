@@ -223,6 +223,35 @@ func TestRunInOneProjectOnlyTrimsItsStreams(t *testing.T) {
 	}
 }
 
+func TestRunKeepsAnImageTaggedAgainSinceTheListing(t *testing.T) {
+	t.Parallel()
+	in := base()
+	f := newFake(in)
+	// Between the listing and the update, someone tags a (to be pruned) as p/app:pinned.
+	f.streams["p/app"].Status.Tags = append(f.streams["p/app"].Status.Tags, imagev1.NamedTagEventList{
+		Tag: "pinned", Items: []imagev1.TagEvent{{Image: dg("a"), Created: ago(0)}},
+	})
+	res, _, errOut := runPlan(t, in, f)
+	if len(res.Failures) > 0 {
+		t.Fatalf("failures: %v\n%s", res.Failures, errOut)
+	}
+	if slices.Contains(f.calls, "image "+dg("a")) || slices.Contains(f.calls, "manifest p/app "+dg("a")) {
+		t.Errorf("pruned the image tagged again meanwhile: %v", f.calls)
+	}
+	if !slices.Contains(f.calls, "image "+dg("b")) {
+		t.Errorf("b was not pruned: %v", f.calls)
+	}
+	var pinned []imagev1.TagEvent
+	for _, tag := range f.streams["p/app"].Status.Tags {
+		if tag.Tag == "pinned" {
+			pinned = tag.Items
+		}
+	}
+	if len(pinned) != 1 {
+		t.Errorf("the new tag lost its revision: %v", f.streams["p/app"].Status.Tags)
+	}
+}
+
 func TestHumanSize(t *testing.T) {
 	t.Parallel()
 	for n, want := range map[int64]string{-1: "-", 0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
