@@ -28,6 +28,13 @@ const (
 	AggregateToAdmin      = "gantry:openshift:aggregate-to-admin"
 	AggregateToClusterRdr = "gantry:openshift:aggregate-to-cluster-reader"
 
+	// ImagePrunerNamespace/ImagePrunerServiceAccount is the service account bound to
+	// system:image-pruner at every start. `gantry adm prune images` uses a short-lived token of
+	// it for the registry when the kubeconfig's user has no token (the local admin's client
+	// certificate), as OpenShift 4 runs its pruner as openshift-image-registry/pruner.
+	ImagePrunerNamespace      = "gantry"
+	ImagePrunerServiceAccount = "image-pruner"
+
 	// RegistryGroup is the group of the integrated registry's identity; it
 	// is bound to system:registry. A registry run as a pod gets that role by
 	// adding its service account to the binding.

@@ -439,6 +439,28 @@ func (t *streamTags) All(ctx context.Context) ([]string, error) {
 	return tags, nil
 }
 
+// Lookup returns the stream's tags whose current image is desc's digest. Distribution asks it
+// when a manifest is deleted, and untags what it returns: answering from the repository's own tag
+// links, which keep the last digest pushed to a tag even after the stream's tag was moved
+// elsewhere, would delete a live tag from the stream when an image pruner deletes that old
+// manifest.
+func (t *streamTags) Lookup(ctx context.Context, desc v1.Descriptor) ([]string, error) {
+	st, err := t.r.liveStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.TagService.Lookup(ctx, desc)
+	}
+	var tags []string
+	for _, tag := range st.Status.Tags {
+		if len(tag.Items) > 0 && tag.Items[0].Image == desc.Digest.String() {
+			tags = append(tags, tag.Tag)
+		}
+	}
+	return tags, nil
+}
+
 // Untag removes the tag from the registry and from the stream.
 func (t *streamTags) Untag(ctx context.Context, tag string) error {
 	err := t.TagService.Untag(ctx, tag)

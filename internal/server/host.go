@@ -162,6 +162,9 @@ func (m *machine) PublishImages(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prepare to publish Gantry's images: %w", err)
 	}
+	if err := ensureImagePruner(ctx, cs); err != nil {
+		return fmt.Errorf("create the image pruner service account: %w", err)
+	}
 	p := &images.Publisher{
 		Registry: m.cfg.RegistryAddr, CacheDir: filepath.Join(m.cfg.DataDir, "images"), Version: m.cfg.Version,
 		Auth: &authn.Bearer{Token: token},
@@ -209,6 +212,22 @@ func ensurePublisher(ctx context.Context, cs kubernetes.Interface) (string, erro
 		return "", fmt.Errorf("token for %s/%s: %w", InfraNamespace, sa, err)
 	}
 	return tr.Status.Token, nil
+}
+
+// ensureImagePruner makes the service account gantry/image-pruner a system:image-pruner: `gantry
+// adm prune images` run with the local admin's client certificate asks for a short-lived token of
+// it, since the registry only takes tokens.
+func ensureImagePruner(ctx context.Context, cs kubernetes.Interface) error {
+	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
+	ns, name := authz.ImagePrunerNamespace, authz.ImagePrunerServiceAccount
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Apply(ctx, corev1ac.ServiceAccount(name, ns), apply); err != nil {
+		return err
+	}
+	crb := rbacv1ac.ClusterRoleBinding("gantry:" + name).
+		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(authz.ImagePruner)).
+		WithSubjects(rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(name).WithNamespace(ns))
+	_, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, crb, apply)
+	return err
 }
 
 func (m *machine) client(user string) (kubernetes.Interface, error) {

@@ -1,6 +1,6 @@
 // Package adm implements `gantry adm`, the cluster administrator's commands
-// (OpenShift's `oc adm`). Today it holds `adm policy` with the cluster-role
-// verbs; later capabilities add their own subcommands (prune, ...).
+// (OpenShift's `oc adm`): `adm policy` with the cluster-role verbs, and
+// `adm prune images`.
 package adm
 
 import (
@@ -15,11 +15,12 @@ import (
 // root passes one that picks the local admin kubeconfig when none is set).
 func NewCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, setup func()) *cobra.Command {
 	return policy.NewGroupCommand("adm", "Administer the cluster",
-		"Commands for cluster administrators: cluster-wide roles and, later, pruning and other maintenance.",
+		"Commands for cluster administrators: cluster-wide roles, and pruning what is no longer used.",
 		flags, setup,
 		policy.NewGroupCommand("policy", "Grant and revoke cluster roles",
 			`Grant cluster roles (cluster-admin, cluster-reader, self-provisioner, ...) to
 users, groups and service accounts in every project, with cluster role bindings.`,
 			nil, nil, policy.NewClusterRoleCommands(flags, streams)...),
+		newPruneCommand(flags, streams),
 	)
 }
