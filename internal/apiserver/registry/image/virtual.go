@@ -55,7 +55,7 @@ type StatusStore interface {
 func Virtual(streams Store, streamStatus StatusStore, images Store, authz authorizer.Authorizer) map[string]rest.Storage {
 	b := &backend{streams: streams, status: streamStatus, images: images, now: time.Now, authz: authz}
 	return map[string]rest.Storage{
-		"imagestreammappings": &mappingREST{b},
+		"imagestreammappings": &mappingREST{b: b, batch: &streamBatcher{}},
 		"imagestreamtags":     &tagREST{b},
 		"imagestreamimages":   &streamImageREST{b},
 	}
@@ -299,7 +299,10 @@ func nameErrors(name string, fn func(string, bool) []string, fldPath *field.Path
 
 // mappingREST serves imagestreammappings: a create records an image pushed
 // to a tag of an existing stream.
-type mappingREST struct{ b *backend }
+type mappingREST struct {
+	b     *backend
+	batch *streamBatcher // concurrent mappings to one stream are written together
+}
 
 var (
 	_ rest.Storage              = (*mappingREST)(nil)
@@ -376,7 +379,7 @@ func (r *mappingREST) Create(ctx context.Context, obj runtime.Object, createVali
 		DockerImageReference: ref,
 		Image:                m.Image.Name,
 	}
-	_, err = updateStream(ctx, r.b.status, m.Name, func(s *imagev1.ImageStream) (bool, error) {
+	err = r.batch.update(ctx, r.b.status, m.Name, func(s *imagev1.ImageStream) (bool, error) {
 		next := event
 		next.Generation = s.Generation
 		if !addTagEvent(s, m.Tag, next) {

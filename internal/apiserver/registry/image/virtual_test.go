@@ -44,6 +44,10 @@ type fakeData struct {
 	// beforeUpdate, when set, runs (under the lock) before an update reads
 	// the stored object, to simulate a concurrent writer.
 	beforeUpdate func(objs map[string]runtime.Object, next func() string)
+	// updates counts Update calls.
+	updates int
+	// updateDelay, when set, is how long each Update takes (outside the lock).
+	updateDelay time.Duration
 }
 
 func (d *fakeData) nextRV() string { d.rv++; return strconv.Itoa(d.rv) }
@@ -113,7 +117,12 @@ func (f *fakeStore) Create(ctx context.Context, obj runtime.Object, createValida
 
 func (f *fakeStore) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, _ *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	f.d.mu.Lock()
+	delay := f.d.updateDelay
+	f.d.mu.Unlock()
+	time.Sleep(delay) // an etcd write takes a while: concurrent callers pile up meanwhile
+	f.d.mu.Lock()
 	defer f.d.mu.Unlock()
+	f.d.updates++
 	if f.d.beforeUpdate != nil {
 		f.d.beforeUpdate(f.d.objs, f.d.nextRV)
 		f.d.beforeUpdate = nil
@@ -282,6 +291,39 @@ func invalidFields(t *testing.T, err error) []string {
 		out = append(out, c.Field)
 	}
 	return out
+}
+
+// Concurrent mappings to one stream are written together: every tag is recorded, with fewer
+// writes than mappings.
+func TestConcurrentMappingsShareWrites(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.data.mu.Lock()
+	e.data.updateDelay = 20 * time.Millisecond
+	e.data.updates = 0
+	e.data.mu.Unlock()
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.mapTag(t, fmt.Sprintf("t%d", i), digestOf(fmt.Sprintf("c%d", i)))
+		}()
+	}
+	wg.Wait()
+	s := e.stream(t)
+	for i := range n {
+		if h := history(s, fmt.Sprintf("t%d", i)); len(h) != 1 || h[0] != digestOf(fmt.Sprintf("c%d", i)) {
+			t.Errorf("tag t%d: history %v, want its one image", i, h)
+		}
+	}
+	e.data.mu.Lock()
+	updates := e.data.updates
+	e.data.mu.Unlock()
+	if updates >= n {
+		t.Errorf("%d concurrent mappings took %d stream writes, want them grouped into fewer", n, updates)
+	}
 }
 
 func TestMapping(t *testing.T) {
