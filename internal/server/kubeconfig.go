@@ -42,6 +42,7 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 		"oauth-server":        k.OAuthClient,
 		"controllers":         k.Controllers,
 		"registry":            k.Registry,
+		"admission":           k.AdmissionClient,
 	} {
 		if err := writeKubeconfig(c.kubeconfig(user), c.APIServerURL(), k.CA.CertFile, user, pair); err != nil {
 			return err
