@@ -230,3 +230,81 @@ func TestImageLookupNeedsLocalPolicyAndOwnProject(t *testing.T) {
 		t.Errorf("a host-qualified image became %q", got)
 	}
 }
+
+// gantry set image-lookup turns a stream's lookup off and on, and makes a Deployment whose
+// image was not resolved resolve it: its new pods run the pushed image.
+func TestSetImageLookupCommand(t *testing.T) {
+	ctx := t.Context()
+	images, err := imageclient.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := lookupNamespace(t, "lookup-cli")
+	want := pushedReference(t, images, ns, "v1")
+	cli := newCLI(t)
+	if out := cli.run("", "set", "image-lookup", "echo", "--enabled=false", "-n", ns); out != "imagestream.image.openshift.io/echo image lookup updated\n" {
+		t.Errorf("set image-lookup echo --enabled=false:\n%s", out)
+	}
+	if out := cli.run("", "set", "image-lookup", "-n", ns); out != "NAME  LOCAL\necho  false\n" {
+		t.Errorf("set image-lookup (list):\n%s", out)
+	}
+
+	// With lookup off, the Deployment keeps echo:v1 (which does not pull).
+	labels := map[string]string{"app": "echo-cli"}
+	dep := &kappsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: kappsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: echoPod("", "echo:v1").Spec},
+		},
+	}
+	// The webhook's cache may still have lookup on for a moment.
+	err = harness.Eventually(ctx, 30*time.Second, func(ctx context.Context) error {
+		d, err := cluster.Client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if got := d.Spec.Template.Spec.Containers[0].Image; got != "echo:v1" {
+			return fmt.Errorf("image %q with lookup off", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.Client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli.run("", "set", "image-lookup", "deploy/web", "-n", ns); out != "deployment.apps/web image lookup updated\n" {
+		t.Errorf("set image-lookup deploy/web:\n%s", out)
+	}
+	if out := cli.run("", "set", "image-lookup", "deploy/web", "--list", "-n", ns); out != "NAME             LOCAL\ndeployments/web  true\n" {
+		t.Errorf("set image-lookup deploy/web --list:\n%s", out)
+	}
+	err = harness.Eventually(ctx, 3*time.Minute, func(ctx context.Context) error {
+		pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo-cli"})
+		if err != nil {
+			return err
+		}
+		if len(pods.Items) != 1 || pods.Items[0].Status.Phase != corev1.PodRunning || pods.Items[0].DeletionTimestamp != nil {
+			return fmt.Errorf("want one running pod; pods: %s", podSummary(ctx, ns))
+		}
+		if got := pods.Items[0].Spec.Containers[0].Image; got != want {
+			return fmt.Errorf("running pod's image %q, want %q", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two revisions (before and after the annotation), not a new ReplicaSet forever.
+	rss, err := cluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=echo-cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rss.Items) != 2 {
+		t.Errorf("%d replica sets, want 2", len(rss.Items))
+	}
+	wantContains(t, cli.run("", "set", "image-lookup", "--help"), "resolve-names", "deploy/mysql")
+}
