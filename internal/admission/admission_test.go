@@ -3,6 +3,7 @@ package admission
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"net"
@@ -39,6 +40,14 @@ func (o oneStream) Get(_ context.Context, ns, name string, _ bool) (*imagev1.Ima
 // URL and that CA.
 func serve(t *testing.T) (string, *x509.CertPool) {
 	t.Helper()
+	url, pool, _ := serveWith(t, nil)
+	return url, pool
+}
+
+// serveWith is serve with the server's configuration changed by configure; it also returns
+// the CA, to issue client certificates.
+func serveWith(t *testing.T, configure func(*Config, *pki.CA)) (string, *x509.CertPool, *pki.CA) {
+	t.Helper()
 	dir := t.TempDir()
 	ca, err := pki.EnsureCA(dir, "ca", "test-ca")
 	if err != nil {
@@ -54,12 +63,16 @@ func serve(t *testing.T) (string, *x509.CertPool) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	s, err := New(Config{Addr: addr, CertFile: pair.CertFile, KeyFile: pair.KeyFile, ImageLookup: &imagelookup.Handler{Streams: oneStream{&imagev1.ImageStream{
+	cfg := Config{Addr: addr, CertFile: pair.CertFile, KeyFile: pair.KeyFile, ImageLookup: &imagelookup.Handler{Streams: oneStream{&imagev1.ImageStream{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "proj", Name: "echo"},
 		Spec:       imagev1.ImageStreamSpec{LookupPolicy: imagev1.ImageLookupPolicy{Local: true}},
 		Status: imagev1.ImageStreamStatus{Tags: []imagev1.NamedTagEventList{{Tag: "v1", Items: []imagev1.TagEvent{
 			{DockerImageReference: "127.0.0.1:5000/proj/echo@sha256:abababababababababababababababababababababababababababababababab", Image: "sha256:abababababababababababababababababababababababababababababababab"}}}}},
-	}}}})
+	}}}}
+	if configure != nil {
+		configure(&cfg, ca)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +94,7 @@ func serve(t *testing.T) (string, *x509.CertPool) {
 	caPEM, _ := os.ReadFile(ca.CertFile)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	return "https://" + addr, pool
+	return "https://" + addr, pool, ca
 }
 
 func TestProbeNeedsTheClusterCA(t *testing.T) {
@@ -175,5 +188,45 @@ func TestImageLookupConfiguration(t *testing.T) {
 	sel := w.NamespaceSelector.MatchExpressions
 	if len(sel) != 1 || sel[0].Key != "kubernetes.io/metadata.name" || sel[0].Operator != metav1.LabelSelectorOpNotIn || !slices.Equal(sel[0].Values, SystemNamespaces) {
 		t.Errorf("namespace selector %+v, want every namespace but %v", sel, SystemNamespaces)
+	}
+}
+
+func TestWebhookAnswersOnlyTheAPIServers(t *testing.T) {
+	t.Parallel()
+	url, pool, ca := serveWith(t, func(c *Config, ca *pki.CA) {
+		c.ClientCAFile, c.AllowedClients = ca.CertFile, []string{"kube-apiserver"}
+	})
+	dir := t.TempDir()
+	client := func(cn string) *http.Client {
+		cfg := tlsConfig(pool)
+		if cn != "" {
+			p, err := ca.Issue(dir, pki.Spec{Name: cn, CommonName: cn, Client: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert, err := tls.LoadX509KeyPair(p.CertFile, p.KeyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	}
+	for _, c := range []struct {
+		cn   string
+		want int
+	}{{"", http.StatusForbidden}, {"mallory", http.StatusForbidden}, {"kube-apiserver", http.StatusBadRequest}} {
+		resp, err := client(c.cn).Post(url+imagelookup.Path, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("client %q: %s, want %d", c.cn, resp.Status, c.want)
+		}
+	}
+	// The health check needs no certificate.
+	if err := Probe(t.Context(), url, pool); err != nil {
+		t.Errorf("Probe without a client certificate: %v", err)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -33,13 +35,19 @@ type Config struct {
 	CertFile, KeyFile string
 	// ImageLookup serves imagelookup.Path.
 	ImageLookup http.Handler
+	// ClientCAFile, when set, is the CA of the callers' client certificates: the webhook paths
+	// then answer only a certificate it signed whose common name is in AllowedClients (the API
+	// servers), 403 to anyone else. /healthz stays open.
+	ClientCAFile   string
+	AllowedClients []string
 }
 
 // Server is the webhook server.
 type Server struct {
-	cfg  Config
-	cert tls.Certificate
-	mux  *http.ServeMux
+	cfg       Config
+	cert      tls.Certificate
+	clientCAs *x509.CertPool
+	mux       *http.ServeMux
 }
 
 // New loads the serving certificate and builds the routes.
@@ -48,10 +56,34 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the admission serving certificate: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(imagelookup.Path, cfg.ImageLookup)
-	mux.HandleFunc(HealthzPath, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
-	return &Server{cfg: cfg, cert: cert, mux: mux}, nil
+	s := &Server{cfg: cfg, cert: cert, mux: http.NewServeMux()}
+	webhook := cfg.ImageLookup
+	if cfg.ClientCAFile != "" {
+		pem, err := os.ReadFile(cfg.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the admission client CA: %w", err)
+		}
+		s.clientCAs = x509.NewCertPool()
+		if !s.clientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no certificate", cfg.ClientCAFile)
+		}
+		webhook = onlyClients(cfg.AllowedClients, webhook)
+	}
+	s.mux.Handle(imagelookup.Path, webhook)
+	s.mux.HandleFunc(HealthzPath, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	return s, nil
+}
+
+// onlyClients answers only callers whose verified client certificate has one of names as its
+// common name.
+func onlyClients(names []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || !slices.Contains(names, r.TLS.VerifiedChains[0][0].Subject.CommonName) {
+			http.Error(w, "only the cluster's API servers may call this webhook (a client certificate of the cluster CA)", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the server's routes (for tests).
@@ -65,7 +97,7 @@ func (s *Server) Run(ctx context.Context, listening func()) error {
 	}
 	srv := &http.Server{
 		Handler:           s.mux,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         s.tlsConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(klogWriter{}, "", 0), // TLS handshake errors of probes and scanners
 	}
@@ -88,6 +120,14 @@ func (s *Server) Run(ctx context.Context, listening func()) error {
 		return err
 	}
 	return nil
+}
+
+func (s *Server) tlsConfig() *tls.Config {
+	c := &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
+	if s.clientCAs != nil {
+		c.ClientCAs, c.ClientAuth = s.clientCAs, tls.VerifyClientCertIfGiven
+	}
+	return c
 }
 
 // Probe GETs url + HealthzPath over TLS, trusting only roots: it fails unless the server

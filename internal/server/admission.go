@@ -51,7 +51,9 @@ func (m *machine) Admission(ctx context.Context, ready func()) error {
 	srv, err := admission.New(admission.Config{
 		Addr:     net.JoinHostPort(m.cfg.NodeIP.String(), fmt.Sprint(AdmissionPort)),
 		CertFile: m.certs.AdmissionServing.CertFile, KeyFile: m.certs.AdmissionServing.KeyFile,
-		ImageLookup: &imagelookup.Handler{Streams: cached},
+		ImageLookup:    &imagelookup.Handler{Streams: cached},
+		ClientCAFile:   m.certs.CA.CertFile,
+		AllowedClients: []string{AdmissionWebhookClientUser},
 	})
 	if err != nil {
 		return err

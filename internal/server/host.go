@@ -327,7 +327,8 @@ func (m *machine) OpenShiftAPI(ctx context.Context) error {
 			RequestMessage:  m.cfg.ProjectRequestMessage,
 			RequestTemplate: m.cfg.ProjectRequestTemplate,
 		},
-		Version: m.cfg.Version,
+		Version:             m.cfg.Version,
+		AdmissionConfigFile: m.cfg.admissionConfigFile(),
 	})
 	if err != nil {
 		return err

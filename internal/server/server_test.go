@@ -883,3 +883,35 @@ func TestLockRefusesSecondStart(t *testing.T) {
 		t.Error("Lock of a missing directory succeeded")
 	}
 }
+
+// kube-apiserver and openshift-apiserver call Gantry's webhooks with the admission webhook
+// client certificate, chosen by the webhooks' host:port.
+func TestAdmissionWebhookClientConfig(t *testing.T) {
+	t.Parallel()
+	s, w, _ := newServer(t, nil)
+	if err, _ := run(t, s); err != nil {
+		t.Fatal(err)
+	}
+	file, n := flagValue(w.argsOf(server.KubeAPIServer), "admission-control-config-file")
+	if n != 1 {
+		t.Fatalf("kube-apiserver has --admission-control-config-file %d times", n)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(s.Config.DataDir, "admission", "webhook-client.kubeconfig")
+	for _, want := range []string{"kind: AdmissionConfiguration", "name: MutatingAdmissionWebhook", "name: ValidatingAdmissionWebhook", "kubeConfigFile: " + kubeconfig} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q:\n%s", file, want, b)
+		}
+	}
+	kc, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, ok := kc.AuthInfos["10.127.0.1:8446"]
+	if !ok || !strings.HasSuffix(user.ClientCertificate, "admission-webhook-client.crt") {
+		t.Errorf("webhook kubeconfig users %v, want 10.127.0.1:8446 with the admission-webhook-client certificate", kc.AuthInfos)
+	}
+}
