@@ -2,7 +2,11 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +232,22 @@ func TestImageLookupNeedsLocalPolicyAndOwnProject(t *testing.T) {
 	}
 	if got := pod.Spec.Containers[0].Image; got != hosted.Spec.Containers[0].Image {
 		t.Errorf("a host-qualified image became %q", got)
+	}
+}
+
+// Only the API servers may ask the webhook: anyone else could learn what every project's
+// streams hold.
+func TestImageLookupWebhookRefusesOtherCallers(t *testing.T) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Post("https://"+net.JoinHostPort(harness.NodeIP, "8446")+"/mutate/imagelookup", "application/json",
+		strings.NewReader(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","namespace":"lookup-on","operation":"CREATE","kind":{"version":"v1","kind":"Pod"},"object":{"spec":{"containers":[{"name":"a","image":"echo:v1"}]}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "sha256") {
+		t.Errorf("a caller without the API servers' certificate: %s %s, want 403", resp.Status, body)
 	}
 }
 
