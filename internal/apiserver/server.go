@@ -56,6 +56,9 @@ type Config struct {
 	Images ImageConfig
 	// Version is reported by /version.
 	Version string
+	// AdmissionConfigFile, when set, is the AdmissionConfiguration of the admission plugins (the
+	// client certificate the webhook plugins present to Gantry's webhooks).
+	AdmissionConfigFile string
 }
 
 // ProjectConfig configures projectrequests.
@@ -116,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 	opts.Authorization.RemoteKubeConfigFile = cfg.Kubeconfig
 	opts.Authorization.AlwaysAllowPaths = []string{"/healthz", "/readyz", "/livez"}
 	opts.CoreAPI.CoreAPIKubeconfigPath = cfg.Kubeconfig
+	opts.Admission.ConfigFile = cfg.AdmissionConfigFile
 	if errs := opts.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("aggregated API server options: %v", errs)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/internal/cli/kubectl"
 	"github.com/gantry-dev/gantry/internal/cli/login"
 	"github.com/gantry-dev/gantry/internal/cli/policy"
+	setcmd "github.com/gantry-dev/gantry/internal/cli/set"
 	"github.com/gantry-dev/gantry/internal/cli/start"
 	"github.com/gantry-dev/gantry/internal/cluster"
 	"github.com/gantry-dev/gantry/internal/server"
@@ -65,6 +66,7 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		withKubeconfig(configFlags, imagecmd.NewCommandImportImage(configFlags, streams)),
 		policy.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }), // subcommands: flags are persistent
 		adm.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }),
+		setcmd.NewCommand(configFlags, streams, func() { kubectl.UseLocalAdmin(server.DefaultDataDir) }),
 		login.NewCommandLogin(server.DefaultDataDir, streams), // not withKubeconfig: login writes the user's kubeconfig, never the admin's
 		withKubeconfig(configFlags, login.NewCommandLogout(configFlags, streams)),
 		withKubeconfig(configFlags, login.NewCommandWhoAmI(configFlags, streams)),

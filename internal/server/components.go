@@ -61,7 +61,9 @@ func (c *Config) apiServerFlags(k *certs) map[string]string {
 		// AlwaysPullImages: a pod must pull (and so be allowed to pull) its image even when the
 		// node has it from another project's pod; without it a project could run another's
 		// private image by naming its digest.
-		"enable-admission-plugins":           "NodeRestriction,AlwaysPullImages",
+		"enable-admission-plugins": "NodeRestriction,AlwaysPullImages",
+		// The webhook plugins' client certificate towards Gantry's admission webhooks.
+		"admission-control-config-file":      c.admissionConfigFile(),
 		"allow-privileged":                   "true",
 		"requestheader-client-ca-file":       k.FrontProxyCA.CertFile,
 		"requestheader-allowed-names":        frontProxyClientCN,

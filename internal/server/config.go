@@ -28,10 +28,12 @@ const (
 // OpenShiftAPIPort is where the aggregated API server listens on the node IP.
 const OpenShiftAPIPort = 8443
 
-// OAuthPort is where the OAuth server listens on the node IP; ConsolePort is the web console's.
+// OAuthPort is where the OAuth server listens on the node IP; ConsolePort is the web console's;
+// AdmissionPort is Gantry's admission webhooks'.
 const (
-	OAuthPort   = 8444
-	ConsolePort = 8445
+	OAuthPort     = 8444
+	ConsolePort   = 8445
+	AdmissionPort = 8446
 )
 
 // Config is the configuration of `gantry start`.
@@ -170,6 +172,11 @@ func (c *Config) APIServerURL() string {
 // OAuthURL is the OAuth server's issuer URL.
 func (c *Config) OAuthURL() string {
 	return fmt.Sprintf("https://%s", net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(OAuthPort)))
+}
+
+// AdmissionURL is the base URL of Gantry's admission webhooks.
+func (c *Config) AdmissionURL() string {
+	return fmt.Sprintf("https://%s", net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(AdmissionPort)))
 }
 
 // ConsoleURL is the web console's URL (the redirect URI of its OAuth client).

@@ -352,7 +352,8 @@ func (m *machine) OpenShiftAPI(ctx context.Context) error {
 			RequestTemplate: m.cfg.ProjectRequestTemplate,
 			PullSecretWait:  10 * time.Second,
 		},
-		Version: m.cfg.Version,
+		Version:             m.cfg.Version,
+		AdmissionConfigFile: m.cfg.admissionConfigFile(),
 	})
 	if err != nil {
 		return err

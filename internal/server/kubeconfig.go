@@ -1,9 +1,16 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	"sigs.k8s.io/yaml"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,6 +49,7 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 		"oauth-server":        k.OAuthClient,
 		"controllers":         k.Controllers,
 		"registry":            k.Registry,
+		"admission":           k.AdmissionClient,
 	} {
 		if err := writeKubeconfig(c.kubeconfig(user), c.APIServerURL(), k.CA.CertFile, user, pair); err != nil {
 			return err
@@ -51,7 +59,55 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 	if err := writeKubeconfig(c.tokenWebhookKubeconfig(), c.OAuthURL()+"/tokenreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient); err != nil {
 		return err
 	}
-	return writeKubeconfig(c.authzWebhookKubeconfig(), c.OAuthURL()+"/subjectaccessreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient)
+	if err := writeKubeconfig(c.authzWebhookKubeconfig(), c.OAuthURL()+"/subjectaccessreview", k.CA.CertFile, "kube-apiserver", k.OAuthWebhookClient); err != nil {
+		return err
+	}
+	return c.writeAdmissionConfig(k)
+}
+
+func (c *Config) admissionConfigFile() string {
+	return filepath.Join(c.DataDir, "admission", "config.yaml")
+}
+func (c *Config) admissionWebhookKubeconfig() string {
+	return filepath.Join(c.DataDir, "admission", "webhook-client.kubeconfig")
+}
+
+// writeAdmissionConfig writes the AdmissionConfiguration kube-apiserver and openshift-apiserver
+// load (--admission-control-config-file): their webhook plugins present the
+// admission-webhook-client certificate to Gantry's webhooks. The kubeconfig's user is named
+// after the webhooks' host:port, which is how the plugins pick credentials for a webhook URL.
+func (c *Config) writeAdmissionConfig(k *certs) error {
+	dir := filepath.Dir(c.admissionConfigFile())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.AuthInfos[net.JoinHostPort(c.NodeIP.String(), fmt.Sprint(AdmissionPort))] = &clientcmdapi.AuthInfo{
+		ClientCertificate: k.AdmissionWebhookClient.CertFile, ClientKey: k.AdmissionWebhookClient.KeyFile,
+	}
+	if err := clientcmd.WriteToFile(*kc, c.admissionWebhookKubeconfig()); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", c.admissionWebhookKubeconfig(), err)
+	}
+	webhook, err := json.Marshal(map[string]string{
+		"apiVersion": "apiserver.config.k8s.io/v1", "kind": "WebhookAdmissionConfiguration",
+		"kubeConfigFile": c.admissionWebhookKubeconfig(),
+	})
+	if err != nil {
+		return err
+	}
+	cfg := apiserverv1.AdmissionConfiguration{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apiserver.config.k8s.io/v1", Kind: "AdmissionConfiguration"},
+	}
+	for _, plugin := range []string{"MutatingAdmissionWebhook", "ValidatingAdmissionWebhook"} {
+		cfg.Plugins = append(cfg.Plugins, apiserverv1.AdmissionPluginConfiguration{
+			Name: plugin, Configuration: &runtime.Unknown{Raw: webhook, ContentType: runtime.ContentTypeJSON},
+		})
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(c.admissionConfigFile(), out, 0o600)
 }
 
 func (c *Config) tokenWebhookKubeconfig() string { return c.kubeconfig("token-webhook") }

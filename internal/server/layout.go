@@ -30,6 +30,12 @@ type certs struct {
 	Controllers pki.Pair
 	// Registry is the integrated registry's identity.
 	Registry pki.Pair
+	// AdmissionServing and AdmissionClient are the admission webhooks' serving certificate and
+	// their identity towards the API (it reads image streams).
+	AdmissionServing, AdmissionClient pki.Pair
+	// AdmissionWebhookClient is kube-apiserver's and openshift-apiserver's identity towards
+	// Gantry's admission webhooks.
+	AdmissionWebhookClient pki.Pair
 }
 
 func (c *Config) pkiDir() string             { return filepath.Join(c.DataDir, "pki") }
@@ -66,6 +72,14 @@ const ControllersUser = "system:gantry:controllers"
 
 // RegistryUser is the identity of the integrated registry (in group authz.RegistryGroup).
 const RegistryUser = "system:gantry:registry"
+
+// AdmissionUser is the identity of Gantry's admission webhook server: it may read image streams
+// (the ClusterRole of the same name); the webhook configuration is registered as the admin.
+const AdmissionUser = "system:gantry:admission"
+
+// AdmissionWebhookClientUser is the identity the API servers present to Gantry's admission
+// webhooks, which answer no one else.
+const AdmissionWebhookClientUser = "system:gantry:admission-webhook-client"
 
 // DNSUser is the identity of the cluster DNS server.
 const DNSUser = "system:gantry:dns"
@@ -120,6 +134,10 @@ func (c *Config) ensurePKI() (*certs, error) {
 		{k.CA, dir, pki.Spec{Name: "oauth-server", CommonName: OAuthUser, Organization: []string{"system:masters"}, Client: true}, &k.OAuthClient},
 		{k.CA, dir, pki.Spec{Name: "controllers", CommonName: ControllersUser, Organization: []string{"system:masters"}, Client: true}, &k.Controllers},
 		{k.CA, dir, pki.Spec{Name: "registry", CommonName: RegistryUser, Organization: []string{authz.RegistryGroup}, Client: true}, &k.Registry},
+		{k.CA, dir, pki.Spec{Name: "admission-serving", CommonName: "gantry-admission", Server: true,
+			DNSNames: []string{"localhost", c.NodeName}, IPs: []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.AdmissionServing},
+		{k.CA, dir, pki.Spec{Name: "admission", CommonName: AdmissionUser, Client: true}, &k.AdmissionClient},
+		{k.CA, dir, pki.Spec{Name: "admission-webhook-client", CommonName: AdmissionWebhookClientUser, Client: true}, &k.AdmissionWebhookClient},
 		{k.CA, dir, pki.Spec{Name: "apiserver-token-webhook-client", CommonName: oauth.WebhookUser, Client: true}, &k.OAuthWebhookClient},
 	}
 	for _, i := range issue {

@@ -134,6 +134,7 @@ func (c *Config) Ports() []Port {
 		{"dns", "udp", hp(node, 53)},
 		{OpenShiftAPIServer, "tcp", hp(node, OpenShiftAPIPort)},
 		{OAuthServer, "tcp", hp(node, OAuthPort)},
+		{"admission", "tcp", hp(node, AdmissionPort)},
 	}
 }
 

@@ -49,6 +49,9 @@ type Host interface {
 	OAuth(ctx context.Context, ready func()) error
 	// Controllers runs Gantry's controllers (per-project service accounts, ...) until ctx is done.
 	Controllers(ctx context.Context, ready func()) error
+	// Admission serves Gantry's admission webhooks; ready is called once they answer over TLS
+	// and kube-apiserver has their configuration.
+	Admission(ctx context.Context, ready func()) error
 	// RemovePods removes every pod sandbox once the kubelet has stopped.
 	RemovePods(ctx context.Context) error
 }
@@ -87,6 +90,7 @@ const (
 	svcOpenShift   = OpenShiftAPIServer
 	svcOAuth       = OAuthServer
 	svcControllers = "controllers"
+	svcAdmission   = "admission"
 )
 
 // Prepare writes the certificates, kubeconfigs and component configuration files. It is idempotent.
@@ -189,6 +193,9 @@ func (s *Server) Services() ([]service.Service, error) {
 		s.probed(svcOpenShift, []string{svcAPIServer, svcCM}, s.Host.OpenShiftAPI),
 		{Name: svcOAuth, Needs: []string{svcOpenShift}, Run: s.Host.OAuth},
 		{Name: svcControllers, Needs: []string{svcBootstrap}, Run: s.Host.Controllers},
+		// The webhooks read image streams; the system namespaces never go through them, so the
+		// bootstrap and DNS do not wait for them.
+		{Name: svcAdmission, Needs: []string{svcOpenShift}, Run: s.Host.Admission},
 	}, nil
 }
 

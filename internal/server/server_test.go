@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,6 +196,16 @@ func (h fakeHost) Controllers(ctx context.Context, ready func()) error {
 	return h.w.component(ctx, "controllers", ready)
 }
 
+// Admission never calls ready when told neverReady (its probe is its own).
+func (h fakeHost) Admission(ctx context.Context, ready func()) error {
+	h.w.mu.Lock()
+	if h.w.neverReady["admission"] {
+		ready = nil
+	}
+	h.w.mu.Unlock()
+	return h.w.component(ctx, "admission", ready)
+}
+
 func (h fakeHost) RemovePods(context.Context) error {
 	h.w.add("remove-pods")
 	h.w.mu.Lock()
@@ -222,7 +233,7 @@ func (s *syncBuffer) String() string {
 
 var allServices = []string{"etcd", server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler,
 	"bootstrap", "registry", "images", server.Containerd, server.Kubelet, server.KubeProxy, "dns",
-	server.OpenShiftAPIServer, server.OAuthServer, "controllers"}
+	server.OpenShiftAPIServer, server.OAuthServer, "controllers", "admission"}
 
 const (
 	testSelf       = "/opt/test/bin/gantry"
@@ -540,6 +551,53 @@ var startDependencies = []struct{ dependency, dependent string }{
 	{server.KubeControllerManager, server.OpenShiftAPIServer}, // namespaces of deleted projects must be cleaned
 	{server.OpenShiftAPIServer, server.OAuthServer},           // users, identities and tokens live there
 	{"bootstrap", "controllers"},
+	{server.OpenShiftAPIServer, "admission"}, // the image lookup webhook reads image streams
+}
+
+// The system namespaces never go through Gantry's webhooks, so the cluster's own start must not
+// wait for them: nothing that DNS or the node needs depends on the admission service.
+func TestClusterBootstrapDoesNotNeedAdmission(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newServer(t, nil)
+	svcs, err := s.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	needs := map[string][]string{}
+	for _, svc := range svcs {
+		needs[svc.Name] = svc.Needs
+	}
+	var reaches func(from, to string) bool
+	reaches = func(from, to string) bool {
+		for _, d := range needs[from] {
+			if d == to || reaches(d, to) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, name := range []string{"bootstrap", "dns", server.Kubelet, server.KubeAPIServer, server.KubeControllerManager, server.OpenShiftAPIServer} {
+		if reaches(name, "admission") {
+			t.Errorf("%s waits for the admission webhooks", name)
+		}
+	}
+}
+
+// gantry start is ready only once the webhooks are: a pod created after "ready" is resolved.
+func TestReadyWaitsForAdmission(t *testing.T) {
+	t.Parallel()
+	s, w, _ := newServer(t, nil)
+	w.neverReady["admission"] = true
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	var readyCalled atomic.Bool
+	_ = s.Run(ctx, func() { readyCalled.Store(true) })
+	if w.index("start admission") < 0 {
+		t.Fatalf("admission never started; events: %v", w.list())
+	}
+	if readyCalled.Load() {
+		t.Errorf("ready before the admission webhooks were; events: %v", w.list())
+	}
 }
 
 func TestStartOrderFollowsDependencies(t *testing.T) {
@@ -823,5 +881,37 @@ func TestLockRefusesSecondStart(t *testing.T) {
 
 	if _, err := server.Lock(filepath.Join(dir, "missing")); err == nil {
 		t.Error("Lock of a missing directory succeeded")
+	}
+}
+
+// kube-apiserver and openshift-apiserver call Gantry's webhooks with the admission webhook
+// client certificate, chosen by the webhooks' host:port.
+func TestAdmissionWebhookClientConfig(t *testing.T) {
+	t.Parallel()
+	s, w, _ := newServer(t, nil)
+	if err, _ := run(t, s); err != nil {
+		t.Fatal(err)
+	}
+	file, n := flagValue(w.argsOf(server.KubeAPIServer), "admission-control-config-file")
+	if n != 1 {
+		t.Fatalf("kube-apiserver has --admission-control-config-file %d times", n)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(s.Config.DataDir, "admission", "webhook-client.kubeconfig")
+	for _, want := range []string{"kind: AdmissionConfiguration", "name: MutatingAdmissionWebhook", "name: ValidatingAdmissionWebhook", "kubeConfigFile: " + kubeconfig} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q:\n%s", file, want, b)
+		}
+	}
+	kc, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, ok := kc.AuthInfos["10.127.0.1:8446"]
+	if !ok || !strings.HasSuffix(user.ClientCertificate, "admission-webhook-client.crt") {
+		t.Errorf("webhook kubeconfig users %v, want 10.127.0.1:8446 with the admission-webhook-client certificate", kc.AuthInfos)
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,21 @@ func TestRestartKeepsObjectsAndRestartsPods(t *testing.T) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The image lookup webhook was configured by the first start; the second serves it again.
+	named := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "named"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "echo:restart", Args: []string{"serve"}}}},
+	}
+	created, err := c.Client.CoreV1().Pods("default").Create(ctx, named, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := created.Spec.Containers[0].Image; !strings.HasPrefix(img, harness.Registry+"/default/echo@sha256:") {
+		t.Errorf("after the restart, echo:restart became %q, want the registry's default/echo at a digest", img)
+	}
+	if err := waitRunning(ctx, c, "named"); err != nil {
 		t.Fatal(err)
 	}
 }
