@@ -11,7 +11,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -27,8 +26,8 @@ type admin struct {
 	ac     *accessController
 }
 
-func newAdmin(rootDir string, ac *accessController) (*admin, error) {
-	d, err := factory.Create(context.Background(), "filesystem", map[string]interface{}{"rootdirectory": rootDir})
+func newAdmin(st *Storage, ac *accessController) (*admin, error) {
+	d, err := st.driver(context.Background())
 	if err != nil {
 		return nil, err
 	}

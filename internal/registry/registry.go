@@ -31,9 +31,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	"github.com/distribution/distribution/v3/registry/storage"
 	"k8s.io/klog/v2"
-
-	// Registers the "filesystem" storage driver with distribution's driver factory.
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 )
 
 // drainTimeout bounds how long Run waits for in-flight requests (such as a blob upload) once its
@@ -45,8 +42,11 @@ type Config struct {
 	// Addr is the TCP listen address, e.g. "127.0.0.1:5000". Port 0 picks a free port; see
 	// Registry.Addr.
 	Addr string
-	// RootDir is the root of the filesystem storage. It is created if missing.
+	// RootDir is the root of the filesystem storage when Storage is nil. It is created if
+	// missing.
 	RootDir string
+	// Storage, when set, is where content is kept instead (another driver, see Storage).
+	Storage *Storage
 	// Auth turns on authentication, authorization and image stream records. Nil serves
 	// everyone everything.
 	Auth *Auth
@@ -77,11 +77,17 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Addr == "" {
 		return nil, errors.New("new registry: no listen address")
 	}
-	if cfg.RootDir == "" {
-		return nil, errors.New("new registry: no storage root directory")
-	}
-	if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create registry storage root: %w", err)
+	st := cfg.Storage
+	if st == nil {
+		if cfg.RootDir == "" {
+			return nil, errors.New("new registry: no storage root directory")
+		}
+		if err := os.MkdirAll(cfg.RootDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create registry storage root: %w", err)
+		}
+		st = FilesystemStorage(cfg.RootDir)
+	} else if err := st.check(); err != nil {
+		return nil, fmt.Errorf("new registry: %w", err)
 	}
 	// The secret signs upload session state handed to clients between requests. Sessions never
 	// outlive the process, so a random per-process secret is enough (and keeps distribution from
@@ -90,15 +96,7 @@ func New(cfg Config) (*Registry, error) {
 
 	routeLogrusToKlog()
 	dc := &configuration.Configuration{
-		Storage: configuration.Storage{
-			"filesystem": configuration.Parameters{"rootdirectory": cfg.RootDir},
-			// The filesystem driver cannot redirect clients to a blob store anyway; say so
-			// explicitly rather than relying on the driver to decline.
-			"redirect": configuration.Parameters{"disable": true},
-			"cache":    configuration.Parameters{"blobdescriptor": "inmemory"},
-			// Manifests and blob links may be deleted (by image pruners, see attributesFor).
-			"delete": configuration.Parameters{"enabled": true},
-		},
+		Storage: st.configuration(),
 		HTTP: configuration.HTTP{
 			Addr:   cfg.Addr,
 			Secret: secret,
@@ -136,7 +134,7 @@ func New(cfg Config) (*Registry, error) {
 	}
 	r := &Registry{app: app, addr: cfg.Addr, handler: app}
 	if ac != nil {
-		admin, err := newAdmin(cfg.RootDir, ac)
+		admin, err := newAdmin(st, ac)
 		if err != nil {
 			return nil, err
 		}

@@ -19,7 +19,13 @@ import (
 // called (or the test ends), and returns its bound address once it is ready.
 func start(t *testing.T, root string) (addr string, stop func()) {
 	t.Helper()
-	r, err := New(Config{Addr: "127.0.0.1:0", RootDir: root})
+	return startConfig(t, Config{Addr: "127.0.0.1:0", RootDir: root})
+}
+
+// startConfig runs a registry of cfg as start does.
+func startConfig(t *testing.T, cfg Config) (addr string, stop func()) {
+	t.Helper()
+	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,16 @@ package server
 
 import (
 	"fmt"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gantry-dev/gantry/internal/registry"
 )
 
 // Components whose upstream flags a user can extend with --<component>-arg.
@@ -64,6 +67,9 @@ type Config struct {
 	// ProjectRequestTemplate is "namespace/name" of the Template new
 	// projects are made from (a built-in one when empty).
 	ProjectRequestTemplate string
+	// RegistryStorageFile, when set, is a YAML file with the integrated registry's storage (a
+	// distribution storage driver and its parameters, e.g. s3); default: the data directory.
+	RegistryStorageFile string
 	// AllowedRegistriesForImport lists the registries image imports may
 	// reach (host or host:port patterns, "*" for DNS labels); see
 	// apiserver.ImageConfig.
@@ -120,6 +126,11 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeName == "" {
 		return fmt.Errorf("--node-name is empty and the host name is unknown")
+	}
+	if f := c.RegistryStorageFile; f != "" {
+		if _, err := registry.LoadStorage(f); err != nil {
+			return fmt.Errorf("--registry-storage: %w", err)
+		}
 	}
 	if t := c.ProjectRequestTemplate; t != "" {
 		ns, name, ok := strings.Cut(t, "/")

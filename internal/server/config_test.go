@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,6 +51,13 @@ func TestValidateRejectsBadConfig(t *testing.T) {
 			[]string{"--service-cidr", "too small"}},
 		{"registry without port", func(c *server.Config) { c.RegistryAddr = "localhost" }, []string{"--registry-addr", `"localhost"`}},
 		{"registry not an address", func(c *server.Config) { c.RegistryAddr = "127.0.0.1:5000:1" }, []string{"--registry-addr"}},
+		{"registry storage file missing", func(c *server.Config) { c.RegistryStorageFile = "/nonexistent/storage.yaml" },
+			[]string{"--registry-storage", "/nonexistent/storage.yaml"}},
+		{"registry storage of an unknown driver", func(c *server.Config) { c.RegistryStorageFile = writeFile(t, "gcs:\n  bucket: b\n") },
+			[]string{"--registry-storage", `unknown storage driver "gcs"`, "s3"}},
+		{"registry storage on s3", func(c *server.Config) {
+			c.RegistryStorageFile = writeFile(t, "s3:\n  region: us-east-1\n  bucket: b\n")
+		}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -75,6 +83,15 @@ func TestValidateRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "file.yaml")
+	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func TestValidateMakesDataDirAbsolute(t *testing.T) {

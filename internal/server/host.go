@@ -140,7 +140,13 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	r, err := registry.New(registry.Config{Addr: m.cfg.RegistryAddr, RootDir: filepath.Join(m.cfg.DataDir, "registry"), Auth: auth})
+	rcfg := registry.Config{Addr: m.cfg.RegistryAddr, RootDir: filepath.Join(m.cfg.DataDir, "registry"), Auth: auth}
+	if f := m.cfg.RegistryStorageFile; f != "" {
+		if rcfg.Storage, err = registry.LoadStorage(f); err != nil {
+			return err
+		}
+	}
+	r, err := registry.New(rcfg)
 	if err != nil {
 		return err
 	}

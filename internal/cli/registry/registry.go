@@ -20,6 +20,8 @@ type Options struct {
 	StorageDir string
 	Kubeconfig string
 	Hostname   string
+	// StorageFile, when set, replaces StorageDir with another storage driver.
+	StorageFile string
 	// AllowedRegistries limits pull-through as --allowed-registries-for-import limits imports.
 	AllowedRegistries []string
 }
@@ -56,6 +58,7 @@ system:registry cluster role.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Listen, "listen", o.Listen, "Address to serve the registry API on (plain HTTP: put TLS in front, or use a loopback address)")
 	f.StringVar(&o.StorageDir, "storage-dir", o.StorageDir, "Directory of the filesystem storage")
+	f.StringVar(&o.StorageFile, "storage", "", "YAML file with another storage: a distribution storage driver and its parameters (s3), instead of --storage-dir")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "Kubeconfig of the cluster (default: the pod's service account)")
 	f.StringSliceVar(&o.AllowedRegistries, "allowed-registries-for-import", nil, "Registries that imported images may be pulled through from, as the API server's flag of that name (empty: any registry on a public address)")
 	f.StringVar(&o.Hostname, "hostname", "", "host[:port] nodes pull from, written in the images' pull specs (default: --listen)")
@@ -89,5 +92,11 @@ func (o *Options) New() (*registry.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return registry.New(registry.Config{Addr: o.Listen, RootDir: o.StorageDir, Auth: auth})
+	cfg := registry.Config{Addr: o.Listen, RootDir: o.StorageDir, Auth: auth}
+	if o.StorageFile != "" {
+		if cfg.Storage, err = registry.LoadStorage(o.StorageFile); err != nil {
+			return nil, err
+		}
+	}
+	return registry.New(cfg)
 }

@@ -71,6 +71,7 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	f.StringVar(&o.podCIDR, "pod-cidr", c.PodCIDR.String(), "Pod addresses of this node (inside --cluster-cidr)")
 	f.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "DNS domain of services")
 	f.StringVar(&c.RegistryAddr, "registry-addr", c.RegistryAddr, "Loopback address of the registry serving Gantry's images")
+	f.StringVar(&c.RegistryStorageFile, "registry-storage", "", "YAML file with the integrated registry's storage: a distribution storage driver and its parameters (filesystem or s3); default: <data-dir>/registry")
 	f.StringVar(&c.ProjectRequestMessage, "project-request-message", "", "Message shown to users who may not request projects (e.g. how to ask for one)")
 	f.StringSliceVar(&c.AllowedRegistriesForImport, "allowed-registries-for-import", nil, "Registries image imports may reach, as host or host:port patterns (\"*.example.com\"); empty allows any registry on a public address. Loopback, link-local and private addresses must be listed to be reachable")
 	f.DurationVar(&c.ScheduledImportInterval, "scheduled-image-import-interval", c.ScheduledImportInterval, "How often image stream tags with importPolicy.scheduled are imported again")
