@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/distribution/distribution/v3"
@@ -53,10 +54,13 @@ func (r *streamRepository) remoteImages(st *imagev1.ImageStream) map[string]remo
 		insecureTags[t.Name] = t.ImportPolicy.Insecure
 	}
 	insecureStream := st.Annotations[imagev1.InsecureRepositoryAnnotation] == "true"
+	local := r.s.Hostname + "/"
 	out := map[string]remoteImage{}
 	for _, t := range st.Status.Tags {
 		for _, e := range t.Items {
-			if e.Image == "" || len(out) >= maxImagesScanned {
+			if e.Image == "" || len(out) >= maxImagesScanned || strings.HasPrefix(e.DockerImageReference, local) {
+				// Pushes to this registry (most images) need no parsing: clients check for
+				// blobs before every push, and each check looks here.
 				continue
 			}
 			if _, seen := out[e.Image]; seen {
