@@ -189,17 +189,36 @@ func (ac *accessController) Authorized(r *http.Request, access ...auth.Access) (
 		return nil, ac.challenge(errcode.ErrorCodeUnauthorized.WithMessage("authentication required: log in with a Gantry token as the password (gantry whoami -t)"))
 	}
 	grant := &auth.Grant{User: auth.UserInfo{Name: u.GetName()}}
-	for _, a := range access {
-		attrs, err := attributesFor(a)
-		if err != nil {
+	attrs := make([]authorizationv1.ResourceAttributes, len(access))
+	for i, a := range access {
+		var err error
+		if attrs[i], err = attributesFor(a); err != nil {
 			return nil, &refusal{err: errcode.ErrorCodeNameInvalid.WithMessage(err.Error())}
 		}
-		ok, err := ac.authz.Allowed(ctx, u, attrs)
-		if err != nil {
+	}
+	// A push asks for pull and push at once: check them together, so a first push to a stream
+	// waits for one review rather than one after the other.
+	type answer struct {
+		ok  bool
+		err error
+	}
+	answers := make([]answer, len(access))
+	var wg sync.WaitGroup
+	for i := range access {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := ac.authz.Allowed(ctx, u, attrs[i])
+			answers[i] = answer{ok, err}
+		}()
+	}
+	wg.Wait()
+	for i, a := range access {
+		if err := answers[i].err; err != nil {
 			return nil, &refusal{err: errcode.ErrorCodeUnavailable.WithMessage("cannot check access: " + err.Error())}
 		}
-		if !ok {
-			return nil, ac.denied(u, a, attrs)
+		if !answers[i].ok {
+			return nil, ac.denied(u, a, attrs[i])
 		}
 		grant.Resources = append(grant.Resources, a.Resource)
 	}
