@@ -34,7 +34,7 @@ func (m *machine) Admission(ctx context.Context, ready func()) error {
 	}); err != nil {
 		return err
 	}
-	rc, err := m.cfg.restConfig("admission")
+	rc, err := m.cfg.openShiftAPIConfig("admission")
 	if err != nil {
 		return err
 	}

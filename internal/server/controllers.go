@@ -18,7 +18,7 @@ func (m *machine) Controllers(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	rc, err := m.cfg.restConfig("controllers")
+	rc, err := m.cfg.openShiftAPIConfig("controllers")
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -135,7 +134,7 @@ func (m *machine) Registry(ctx context.Context, ready func()) error {
 	auth, err := registry.ClusterAuth(rc, registry.ClusterOptions{
 		Hostname:          m.cfg.RegistryAddr,
 		AllowedRegistries: m.cfg.AllowedRegistriesForImport,
-		ImageAPIHost:      fmt.Sprintf("https://%s", net.JoinHostPort(m.cfg.NodeIP.String(), strconv.Itoa(OpenShiftAPIPort))),
+		ImageAPIHost:      m.cfg.openShiftAPIURL(),
 	}, ctx.Done())
 	if err != nil {
 		return err

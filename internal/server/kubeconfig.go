@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -114,6 +115,23 @@ func (c *Config) tokenWebhookKubeconfig() string { return c.kubeconfig("token-we
 func (c *Config) authzWebhookKubeconfig() string { return c.kubeconfig("authorization-webhook") }
 
 // restConfig loads a client configuration from one of the kubeconfigs.
+// openShiftAPIConfig is restConfig(user) aimed at Gantry's OpenShift API server itself rather
+// than kube-apiserver: in-process clients of the OpenShift API (the registry, the controllers'
+// and webhooks' image stream informers) skip the aggregator's proxy, a second TLS hop and
+// handler chain on every request and watch event.
+func (c *Config) openShiftAPIConfig(user string) (*rest.Config, error) {
+	rc, err := c.restConfig(user)
+	if err != nil {
+		return nil, err
+	}
+	rc.Host = c.openShiftAPIURL()
+	return rc, nil
+}
+
+func (c *Config) openShiftAPIURL() string {
+	return "https://" + net.JoinHostPort(c.NodeIP.String(), strconv.Itoa(OpenShiftAPIPort))
+}
+
 func (c *Config) restConfig(user string) (*rest.Config, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig(user))
 	if err != nil {
