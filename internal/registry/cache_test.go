@@ -122,8 +122,9 @@ func TestReviewCacheBounded(t *testing.T) {
 	}
 }
 
-func streamWithTag(tag string, images ...string) *imagev1.ImageStream {
+func streamWithTag(rv, tag string, images ...string) *imagev1.ImageStream {
 	s := &imagev1.ImageStream{}
+	s.ResourceVersion = rv
 	l := imagev1.NamedTagEventList{Tag: tag}
 	for _, i := range images {
 		l.Items = append(l.Items, imagev1.TagEvent{Image: i})
@@ -136,30 +137,35 @@ func TestRecentTagsCoverTheCacheLag(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0)
 	var r recentTags
-	r.put("p/s:v1", "sha256:new", now)
+	r.put("p/s:v1", "sha256:new", "10", now)
 
-	// The cache has not seen the push: the recorded image wins over the old one.
-	if got := r.resolve("p/s:v1", streamWithTag("v1", "sha256:old"), "v1", now.Add(time.Second)); got != "sha256:new" {
+	// The cache is still the version the push was made over: the recorded image wins.
+	if got := r.resolve("p/s:v1", streamWithTag("10", "v1", "sha256:old"), "v1", now.Add(time.Second)); got != "sha256:new" {
 		t.Errorf("before the cache saw the push: %q, want sha256:new", got)
 	}
-	if got := r.resolve("p/s:v1", &imagev1.ImageStream{}, "v1", now.Add(time.Second)); got != "sha256:new" {
-		t.Errorf("new tag before the cache saw it: %q, want sha256:new", got)
-	}
-	// Once the cache has the push in the tag's history, the cache is the truth (the tag may
-	// have moved on since).
-	if got := r.resolve("p/s:v1", streamWithTag("v1", "sha256:later", "sha256:new"), "v1", now.Add(2*time.Second)); got != "sha256:later" {
-		t.Errorf("after the cache caught up: %q, want the cache's sha256:later", got)
+	// Once the cache shows a later version, it is the truth: here the tag moved on and the
+	// pushed revision was pruned from its history.
+	if got := r.resolve("p/s:v1", streamWithTag("12", "v1", "sha256:later"), "v1", now.Add(2*time.Second)); got != "sha256:later" {
+		t.Errorf("after the cache moved on: %q, want the cache's sha256:later", got)
 	}
 	if _, ok := r.m["p/s:v1"]; ok {
-		t.Error("a write the cache has seen is still remembered")
+		t.Error("a write the cache has moved past is still remembered")
+	}
+	if got := r.resolve("p/s:v1", streamWithTag("10", "v1", "sha256:old"), "v1", now.Add(3*time.Second)); got != "sha256:old" {
+		t.Errorf("a forgotten write came back: %q", got)
+	}
+	// A push to a stream the cache did not have yet.
+	r.put("p/n:v1", "sha256:x", "", now)
+	if got := r.resolve("p/n:v1", &imagev1.ImageStream{}, "v1", now); got != "sha256:x" {
+		t.Errorf("new stream: %q, want sha256:x", got)
 	}
 	// Remembered writes expire.
-	r.put("p/s:v2", "sha256:x", now)
-	if got := r.resolve("p/s:v2", &imagev1.ImageStream{}, "v2", now.Add(recentTagTTL+time.Second)); got != "" {
+	r.put("p/s:v2", "sha256:x", "10", now)
+	if got := r.resolve("p/s:v2", streamWithTag("10", "v3"), "v2", now.Add(recentTagTTL+time.Second)); got != "" {
 		t.Errorf("after %s: %q, want nothing", recentTagTTL, got)
 	}
 	// Other tags are the cache's.
-	if got := r.resolve("p/s:v3", streamWithTag("v3", "sha256:c"), "v3", now); got != "sha256:c" {
+	if got := r.resolve("p/s:v3", streamWithTag("10", "v3", "sha256:c"), "v3", now); got != "sha256:c" {
 		t.Errorf("unrelated tag: %q", got)
 	}
 }

@@ -67,6 +67,9 @@ type Streams struct {
 
 // recentTags remembers the tags this registry recorded in the last moments, for reads that
 // come before the informer cache has seen the write (a client pushing, then pulling at once).
+// A remembered tag holds only while the cached stream is still the version the write was made
+// over: once the cache shows any later version, the cache is the truth (the tag may have been
+// moved, or its history pruned, since).
 type recentTags struct {
 	mu sync.Mutex
 	m  map[string]recentTag // "<ns>/<stream>:<tag>"
@@ -74,14 +77,17 @@ type recentTags struct {
 
 type recentTag struct {
 	image string
-	at    time.Time
+	// over is the resourceVersion of the cached stream when the write was made ("" when the
+	// cache had none).
+	over string
+	at   time.Time
 }
 
 // recentTagTTL bounds how long a recorded tag is remembered; the informer sees a write well
 // within it.
 const recentTagTTL = 30 * time.Second
 
-func (r *recentTags) put(key, image string, now time.Time) {
+func (r *recentTags) put(key, image, over string, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
@@ -92,11 +98,11 @@ func (r *recentTags) put(key, image string, now time.Time) {
 			delete(r.m, k)
 		}
 	}
-	r.m[key] = recentTag{image: image, at: now}
+	r.m[key] = recentTag{image: image, over: over, at: now}
 }
 
-// resolve returns the image a tag points at, given the cached stream's view of it: the
-// remembered write while the cache has not caught up with it, else the cache's.
+// resolve returns the image a tag points at, given the cached stream: the remembered write while
+// the cache is still the version it was made over, else the cache's.
 func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, now time.Time) string {
 	cached := latestImage(st, tag)
 	r.mu.Lock()
@@ -105,25 +111,11 @@ func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, no
 	if !ok {
 		return cached
 	}
-	if now.Sub(e.at) > recentTagTTL || tagHistoryHas(st, tag, e.image) {
+	if now.Sub(e.at) > recentTagTTL || st.ResourceVersion != e.over {
 		delete(r.m, key)
 		return cached
 	}
 	return e.image
-}
-
-func tagHistoryHas(s *imagev1.ImageStream, tag, image string) bool {
-	for _, t := range s.Status.Tags {
-		if t.Tag != tag {
-			continue
-		}
-		for _, e := range t.Items {
-			if e.Image == image {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (s *Streams) now() time.Time {
@@ -324,6 +316,12 @@ func (r *streamRepository) record(ctx context.Context, manifest distribution.Man
 		}
 		return err
 	}
+	cachedVersion := ""
+	if r.s.Lister != nil {
+		if st, err := r.s.Lister.ImageStreams(r.ns).Get(r.name); err == nil {
+			cachedVersion = st.ResourceVersion
+		}
+	}
 	_, err = r.s.Images.ImageStreamMappings(r.ns).Create(ctx, &imagev1.ImageStreamMapping{
 		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: r.name},
 		Image:      *img,
@@ -332,7 +330,7 @@ func (r *streamRepository) record(ctx context.Context, manifest distribution.Man
 	if err != nil {
 		return err
 	}
-	r.s.recent.put(r.ref()+":"+tag, dgst.String(), r.s.now())
+	r.s.recent.put(r.ref()+":"+tag, dgst.String(), cachedVersion, r.s.now())
 	r.event(ctx, tag, dgst)
 	return nil
 }
