@@ -177,7 +177,7 @@ func older(a, b *routev1.Route) bool {
 // admitHost settles the route's host: spec.host, else the generated one.
 func admitHost(b *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection {
 	r := c.route
-	c.host = strings.ToLower(r.Spec.Host)
+	c.host = r.Spec.Host
 	if c.host == "" {
 		if b.cfg.Subdomain == "" {
 			return &rejection{ReasonInvalidHost, "the route has no host and this router has no default subdomain. Try: set spec.host"}
