@@ -11,6 +11,7 @@ import (
 	routecommon "github.com/openshift/library-go/pkg/route"
 	routevalidation "github.com/openshift/library-go/pkg/route/validation"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Builder builds snapshots for one router. It keeps the TLS material it
@@ -20,6 +21,17 @@ import (
 type Builder struct {
 	cfg   parsedConfig
 	certs map[[sha256.Size]byte]*tlsMaterial
+	// admitted remembers each route's way through the admission chain by
+	// UID and resourceVersion: the chain depends only on the route and the
+	// config, so an unchanged route is not validated again.
+	admitted map[types.UID]*chainResult
+}
+
+// chainResult is what the admission chain made of one version of a route.
+type chainResult struct {
+	resourceVersion string
+	cand            candidate
+	rej             *rejection
 }
 
 // NewBuilder checks a router's configuration and returns its Builder.
@@ -28,7 +40,7 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{cfg: p, certs: map[[sha256.Size]byte]*tlsMaterial{}}, nil
+	return &Builder{cfg: p, certs: map[[sha256.Size]byte]*tlsMaterial{}, admitted: map[types.UID]*chainResult{}}, nil
 }
 
 // candidate is a route on its way through the admission chain.
@@ -40,6 +52,7 @@ type candidate struct {
 	claimPath   string // the path as claimed: "" and "/" are the same claim
 	termination routev1.TLSTerminationType
 	tls         *tlsMaterial
+	tlsKey      [sha256.Size]byte // content key of tls in the Builder's cache
 	opts        Options
 }
 
@@ -74,6 +87,7 @@ var admissionChain = []step{
 // selected. Build does not modify the routes.
 func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[string]string) (*Snapshot, []StatusChange) {
 	nextCerts := make(map[[sha256.Size]byte]*tlsMaterial, len(b.certs))
+	nextAdmitted := make(map[types.UID]*chainResult, len(b.admitted))
 	var changes []StatusChange
 	candidates := make([]*candidate, 0, len(routes))
 	for _, r := range routes {
@@ -86,20 +100,14 @@ func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[
 			}
 			continue
 		}
-		c := &candidate{route: r}
-		var rej *rejection
-		for _, s := range admissionChain {
-			if rej = s.admit(b, nextCerts, c); rej != nil {
-				break
-			}
-		}
+		c, rej := b.runChain(r, nextCerts, nextAdmitted)
 		if rej != nil {
 			changes = b.appendChange(changes, c, rej)
 			continue
 		}
 		candidates = append(candidates, c)
 	}
-	b.certs = nextCerts
+	b.certs, b.admitted = nextCerts, nextAdmitted
 
 	sort.Slice(candidates, func(i, j int) bool { return older(candidates[i].route, candidates[j].route) })
 	claims := newClaims()
@@ -124,9 +132,51 @@ func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[
 	for _, rs := range snap.wildcard {
 		sortMostSpecific(rs)
 	}
-	sort.Slice(snap.routes, func(i, j int) bool { return snap.routes[i].Key() < snap.routes[j].Key() })
-	sort.Slice(changes, func(i, j int) bool { return changes[i].Key() < changes[j].Key() })
+	sort.Slice(snap.routes, func(i, j int) bool {
+		return byKey(snap.routes[i].Namespace, snap.routes[i].Name, snap.routes[j].Namespace, snap.routes[j].Name)
+	})
+	sort.Slice(changes, func(i, j int) bool {
+		return byKey(changes[i].Namespace, changes[i].Name, changes[j].Namespace, changes[j].Name)
+	})
 	return snap, changes
+}
+
+// byKey orders by namespace/name without building the keys.
+func byKey(ns1, n1, ns2, n2 string) bool {
+	if ns1 != ns2 {
+		return ns1 < ns2
+	}
+	return n1 < n2
+}
+
+// runChain passes a route through the admission chain, or reuses what the
+// chain made of this version of the route in the previous build.
+func (b *Builder) runChain(r *routev1.Route, nextCerts map[[sha256.Size]byte]*tlsMaterial, nextAdmitted map[types.UID]*chainResult) (*candidate, *rejection) {
+	cacheable := r.UID != "" && r.ResourceVersion != ""
+	if cacheable {
+		if res, ok := b.admitted[r.UID]; ok && res.resourceVersion == r.ResourceVersion {
+			nextAdmitted[r.UID] = res
+			if res.cand.tls != nil {
+				nextCerts[res.cand.tlsKey] = res.cand.tls
+			}
+			c := res.cand
+			c.route = r
+			return &c, res.rej
+		}
+	}
+	c := &candidate{route: r}
+	var rej *rejection
+	for _, s := range admissionChain {
+		if rej = s.admit(b, nextCerts, c); rej != nil {
+			break
+		}
+	}
+	if cacheable {
+		res := &chainResult{resourceVersion: r.ResourceVersion, cand: *c, rej: rej}
+		res.cand.route = nil
+		nextAdmitted[r.UID] = res
+	}
+	return c, rej
 }
 
 // selects is the shard check: the route's labels and its namespace's.
@@ -272,7 +322,7 @@ func admitTLS(b *Builder, next map[[sha256.Size]byte]*tlsMaterial, c *candidate)
 	if m.err != "" {
 		return &rejection{ReasonExtendedValidationFailed, m.err}
 	}
-	c.tls = m
+	c.tls, c.tlsKey = m, k
 	return nil
 }
 

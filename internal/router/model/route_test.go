@@ -331,3 +331,29 @@ func TestParseHAProxyDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestChangedRouteVersionIsAdmittedAgain(t *testing.T) {
+	t.Parallel()
+	r := newRoute("app", "web", "www.example.com", time.Now())
+	r.ResourceVersion = "1"
+	r.Annotations = map[string]string{AnnotationTimeout: "soon"}
+	b := mustBuilder(t, Config{})
+	snap, changes := b.Build([]*routev1.Route{r}, nil)
+	if snap.Len() != 0 || len(changes) != 1 || changes[0].Reason != ReasonInvalidAnnotation {
+		t.Fatalf("first version: %d routes, changes %+v", snap.Len(), changes)
+	}
+	fixed := r.DeepCopy()
+	fixed.ResourceVersion = "2"
+	fixed.Annotations[AnnotationTimeout] = "10s"
+	snap, changes = b.Build([]*routev1.Route{fixed}, nil)
+	if got := snap.Lookup("www.example.com", "/"); got == nil || got.Options.Timeout != 10*time.Second {
+		t.Fatalf("fixed version not served with its timeout: %+v, changes %+v", got, changes)
+	}
+	// The same version again comes from the cache, and a new object of it
+	// still serves (the snapshot does not keep the old object alive).
+	again := fixed.DeepCopy()
+	snap, _ = b.Build([]*routev1.Route{again}, nil)
+	if got := snap.Lookup("www.example.com", "/"); got == nil || got.Options.Timeout != 10*time.Second {
+		t.Fatalf("cached version not served: %+v", got)
+	}
+}
