@@ -243,6 +243,10 @@ func admitHost(b *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) *
 
 var validationOptions = routecommon.RouteValidationOptions{AllowExternalCertificates: false}
 
+// rank orders the reasons of validation errors: a route with several
+// problems is reported under the one that matters most.
+var rank = map[string]int{ReasonInvalidHost: 4, ReasonInvalidPath: 3, ReasonExtendedValidationFailed: 2, ReasonInvalidRoute: 1}
+
 // admitValid runs OpenShift's route validation (library-go) and sorts its
 // errors into reasons. External certificates are off, which is what makes
 // the nil access review creator and secrets getter safe.
@@ -256,7 +260,6 @@ func admitValid(_ *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) 
 	errs := routevalidation.ValidateRoute(context.Background(), r, nil, nil, validationOptions)
 	var msgs []string
 	reason := ""
-	rank := map[string]int{ReasonInvalidHost: 4, ReasonInvalidPath: 3, ReasonExtendedValidationFailed: 2, ReasonInvalidRoute: 1}
 	for _, e := range errs {
 		var why string
 		switch f := e.Field; {

@@ -2,9 +2,12 @@ package model
 
 import (
 	"crypto/x509"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,4 +359,84 @@ func TestChangedRouteVersionIsAdmittedAgain(t *testing.T) {
 	if got := snap.Lookup("www.example.com", "/"); got == nil || got.Options.Timeout != 10*time.Second {
 		t.Fatalf("cached version not served: %+v", got)
 	}
+}
+
+func TestRelabelledOlderRouteTakesItsHostBack(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	old := newRoute("a", "old", "www.example.com", now.Add(-time.Hour))
+	old.ResourceVersion, old.Labels = "1", map[string]string{"shard": "other"}
+	young := newRoute("b", "young", "www.example.com", now)
+	young.ResourceVersion, young.Labels = "1", map[string]string{"shard": "x"}
+	b := mustBuilder(t, Config{RouteSelector: "shard=x"})
+	snap, _ := b.Build([]*routev1.Route{old, young}, nil)
+	if got := snap.Lookup("www.example.com", "/"); got == nil || got.Key() != "b/young" {
+		t.Fatalf("before relabelling, served by %+v, want b/young", got)
+	}
+	relabelled := old.DeepCopy()
+	relabelled.ResourceVersion, relabelled.Labels["shard"] = "2", "x"
+	snap, changes := b.Build([]*routev1.Route{relabelled, young}, nil)
+	if got := snap.Lookup("www.example.com", "/"); got == nil || got.Key() != "a/old" {
+		t.Fatalf("after relabelling, served by %+v, want a/old", got)
+	}
+	if len(changes) != 2 || changes[1].Key() != "b/young" || changes[1].Reason != ReasonHostAlreadyClaimed {
+		t.Errorf("changes = %+v, want a/old admitted and b/young HostAlreadyClaimed", changes)
+	}
+}
+
+// TestSnapshotsAreReadWhileTheNextIsBuilt runs readers on one snapshot
+// while the builder makes the next ones; run with -race.
+func TestSnapshotsAreReadWhileTheNextIsBuilt(t *testing.T) {
+	t.Parallel()
+	p := pki(t)
+	var routes []*routev1.Route
+	for i := range 50 {
+		r := newRoute("app", fmt.Sprintf("r%d", i), fmt.Sprintf("h%d.example.com", i), time.Now())
+		r.ResourceVersion = "1"
+		if i%2 == 0 {
+			l := p.leaf(fmt.Sprintf("h%d.example.com", i), "ca1")
+			r.Spec.TLS = &routev1.TLSConfig{Termination: routev1.TLSTerminationEdge, Certificate: l.certPEM, Key: l.keyPEM}
+		}
+		routes = append(routes, r)
+	}
+	b := mustBuilder(t, Config{})
+	var current atomic.Pointer[Snapshot]
+	s, _ := b.Build(routes, nil)
+	current.Store(s)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				snap := current.Load()
+				for i := range 50 {
+					host := fmt.Sprintf("h%d.example.com", i)
+					r := snap.Lookup(host, "/")
+					if r == nil || r.Host != host {
+						t.Errorf("lookup %s: %+v", host, r)
+						return
+					}
+					if (i%2 == 0) != (snap.Certificate(host) != nil) {
+						t.Errorf("certificate of %s: %v", host, snap.Certificate(host))
+						return
+					}
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		routes[i%50] = routes[i%50].DeepCopy()
+		routes[i%50].ResourceVersion = fmt.Sprint(i + 2)
+		s, _ := b.Build(routes, nil)
+		current.Store(s)
+	}
+	close(done)
+	wg.Wait()
 }

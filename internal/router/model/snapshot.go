@@ -75,7 +75,8 @@ func (r *Route) MatchesPath(reqPath string) bool {
 
 // Snapshot is the immutable routing table of one router at one moment. The
 // data plane swaps whole snapshots; it never changes one. It is safe for
-// concurrent readers.
+// concurrent readers; the slices and routes its methods return are shared
+// and must not be modified.
 type Snapshot struct {
 	exact    map[string][]*Route // host → routes, most specific path first
 	wildcard map[string][]*Route // domain ("example.com" for *.example.com) → routes
