@@ -36,7 +36,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +50,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"github.com/gantry-dev/gantry/bench/internal/benchutil"
 	"github.com/gantry-dev/gantry/internal/registry"
@@ -106,25 +109,32 @@ var logf = benchutil.Logf
 
 // result is one run of the suite.
 type result struct {
-	name   string
-	dir    string
+	name string
+	dir  string
+	// counts are the suite's own totals ("OCI Conformance Result"), which count checks: a case
+	// may pass or fail more than one.
 	counts counts
+	// cases are the test cases of its junit.xml by status.
+	cases  counts
 	failed []string // names of the failed (or errored) cases, sorted
 }
 
+// counts are results by status: passed, failed (a failure, or an error of the suite) and skipped
+// (skipped, or disabled by the configuration).
 type counts struct{ pass, fail, skip int }
 
 // run runs the suite on the plain registry, then (under the machine lock) on a fresh cluster's
 // integrated registry. The plain registry goes first so that the lock is held no longer than needed.
 func run(ctx context.Context, bin, suite, out string, timeout time.Duration) ([2]result, error) {
 	var res [2]result
-	plainHost, stopPlain, err := startPlain()
+	plainHost, stopPlain, err := startPlain(filepath.Join(out, "plain-registry.log"))
 	if err != nil {
 		return res, err
 	}
 	logf("plain registry on %s; running the suite", plainHost)
 	res[0], err = runSuite(ctx, suite, "plain", filepath.Join(out, "plain"), plainHost, "", "", timeout)
 	stopPlain()
+	klog.Flush()
 	if err != nil {
 		return res, err
 	}
@@ -153,7 +163,19 @@ func run(ctx context.Context, bin, suite, out string, timeout time.Duration) ([2
 
 // startPlain serves a plain registry in this process on 127.0.0.1 and a free port, storing in a new
 // temporary directory; stop ends it and removes the directory.
-func startPlain() (host string, stop func(), err error) {
+//
+// What the plain registry logs (distribution logs every refused request as an error, and the suite
+// sends many on purpose) goes to logPath, not to this program's output.
+func startPlain(logPath string) (host string, stop func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return "", nil, err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return "", nil, err
+	}
+	klog.LogToStderr(false)
+	klog.SetOutput(logFile)
 	dir, err := os.MkdirTemp("", "gantry-conformance-plain-")
 	if err != nil {
 		return "", nil, err
@@ -268,7 +290,7 @@ func waitForRegistry(ctx context.Context, token string) error {
 // oci-conformance.yaml of elsewhere is read) and reads its junit.xml. The suite exits 1 when a case
 // fails; that is a result, not an error.
 func runSuite(ctx context.Context, suite, name, dir, host, user, password string, timeout time.Duration) (result, error) {
-	if err := os.RemoveAll(dir); err != nil {
+	if err := os.RemoveAll(dir); err != nil { // results of an earlier run
 		return result{}, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -301,8 +323,47 @@ func runSuite(ctx context.Context, suite, name, dir, host, user, password string
 	if err != nil {
 		return result{}, fmt.Errorf("conformance suite on the %s registry (exit: %v; its output: %s): %w", name, runErr, logFile.Name(), err)
 	}
+	if r.counts, err = readTotals(logFile.Name()); err != nil {
+		return result{}, fmt.Errorf("conformance suite on the %s registry: %w", name, err)
+	}
 	r.name, r.dir = name, dir
 	return r, nil
+}
+
+// totalLine is a line of the suite's totals, e.g. "  Pass..........................:        738".
+var totalLine = regexp.MustCompile(`^\s+(Disabled|Skip|Pass|FAIL|Error)\.*:\s+(\d+)$`)
+
+// readTotals reads the totals the suite prints after "OCI Conformance Result".
+func readTotals(path string) (counts, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return counts{}, err
+	}
+	_, report, ok := strings.Cut(string(b), "OCI Conformance Result")
+	if !ok {
+		return counts{}, fmt.Errorf("its output %s has no \"OCI Conformance Result\"", path)
+	}
+	var c counts
+	seen := 0
+	for _, line := range strings.Split(report, "\n") {
+		m := totalLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		switch m[1] {
+		case "Pass":
+			c.pass += n
+		case "FAIL", "Error":
+			c.fail += n
+		default:
+			c.skip += n
+		}
+		if seen++; seen == 5 {
+			return c, nil
+		}
+	}
+	return counts{}, fmt.Errorf("its output %s has %d of the 5 totals after \"OCI Conformance Result\"", path, seen)
 }
 
 // withoutOCI drops the suite's settings from an environment, so that only this program's apply.
@@ -335,16 +396,16 @@ func readJunit(path string) (result, error) {
 		for _, c := range s.Cases {
 			switch c.Status {
 			case "passed":
-				r.counts.pass++
+				r.cases.pass++
 			case "skipped":
-				r.counts.skip++
+				r.cases.skip++
 			default: // failure, error
-				r.counts.fail++
+				r.cases.fail++
 				r.failed = append(r.failed, c.Name)
 			}
 		}
 	}
-	if r.counts.pass+r.counts.fail+r.counts.skip == 0 {
+	if r.cases.pass+r.cases.fail+r.cases.skip == 0 {
 		return result{}, fmt.Errorf("%s lists no test cases", path)
 	}
 	slices.Sort(r.failed)
@@ -375,18 +436,20 @@ func render(res [2]result, version, commit string) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "OCI distribution-spec conformance (suite commit %s), %s, %s, gantry %s\n\n", commit, time.Now().Format("2006-01-02 15:04"), host, version)
-	b.WriteString("| Registry | Pass | Fail | Skipped | Results |\n|---|---|---|---|---|\n")
+	b.WriteString("Pass, Fail, Skipped: the suite's totals (it counts checks, several to some cases); cases: its junit.xml's test cases passed / failed / skipped.\n\n")
+	b.WriteString("| Registry | Pass | Fail | Skipped | cases | results |\n|---|---|---|---|---|---|\n")
 	for _, r := range res {
 		label := map[string]string{"plain": "plain distribution (internal/registry without Auth)", "gantry": "Gantry's integrated registry"}[r.name]
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s |\n", label, r.counts.pass, r.counts.fail, r.counts.skip, r.dir)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d / %d / %d | %s |\n", label, r.counts.pass, r.counts.fail, r.counts.skip,
+			r.cases.pass, r.cases.fail, r.cases.skip, r.dir)
 	}
 	only := onlyIn(res[1], res[0])
-	fmt.Fprintf(&b, "\nFailing only on Gantry (%d):\n", len(only))
+	fmt.Fprintf(&b, "\nCases failing only on Gantry (%d):\n", len(only))
 	for _, n := range only {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}
 	better := onlyIn(res[0], res[1])
-	fmt.Fprintf(&b, "\nFailing only on plain distribution (%d):\n", len(better))
+	fmt.Fprintf(&b, "\nCases failing only on plain distribution (%d):\n", len(better))
 	for _, n := range better {
 		fmt.Fprintf(&b, "  %s\n", n)
 	}
