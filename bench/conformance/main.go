@@ -69,6 +69,8 @@ func main() {
 	suite := flag.String("suite", "", "the conformance suite's binary, built from opencontainers/distribution-spec/conformance (required)")
 	out := flag.String("out", "/tmp/gantry-conformance", "directory for each registry's results (a subdirectory per registry)")
 	timeout := flag.Duration("timeout", 20*time.Minute, "give up on one run of the suite after this long")
+	var env envFlag
+	flag.Var(&env, "env", "a setting of the suite, KEY=VALUE, for both registries, e.g. -env OCI_DATA_SPARSE=true (repeatable; the registry, repositories, credentials and results directory are this program's)")
 	flag.Parse()
 
 	if *suite == "" {
@@ -89,11 +91,11 @@ func main() {
 	defer stop()
 
 	start := time.Now()
-	res, err := run(ctx, path, suitePath, *out, *timeout)
+	res, err := run(ctx, path, suiteRun{path: suitePath, timeout: *timeout, env: env}, *out)
 	if err != nil {
 		fail(err)
 	}
-	fmt.Print(render(res, benchutil.Version(path), suiteCommit(suitePath)))
+	fmt.Print(render(res, benchutil.Version(path), suiteCommit(suitePath), env))
 	logf("done in %.0fs; results under %s", time.Since(start).Seconds(), *out)
 	if len(onlyIn(res[1], res[0])) > 0 {
 		os.Exit(1)
@@ -106,6 +108,28 @@ func fail(err error) {
 }
 
 var logf = benchutil.Logf
+
+// envFlag is the repeatable -env flag.
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlag) Set(kv string) error {
+	k, _, ok := strings.Cut(kv, "=")
+	if !ok || !strings.HasPrefix(k, "OCI_") {
+		return fmt.Errorf("%q is not KEY=VALUE with a KEY of the suite (OCI_...)", kv)
+	}
+	*e = append(*e, kv)
+	return nil
+}
+
+// suiteRun is how to run the suite: its binary, how long one run may take, and settings of the
+// user's for it.
+type suiteRun struct {
+	path    string
+	timeout time.Duration
+	env     []string
+}
 
 // result is one run of the suite.
 type result struct {
@@ -125,14 +149,14 @@ type counts struct{ pass, fail, skip int }
 
 // run runs the suite on the plain registry, then (under the machine lock) on a fresh cluster's
 // integrated registry. The plain registry goes first so that the lock is held no longer than needed.
-func run(ctx context.Context, bin, suite, out string, timeout time.Duration) ([2]result, error) {
+func run(ctx context.Context, bin string, suite suiteRun, out string) ([2]result, error) {
 	var res [2]result
 	plainHost, stopPlain, err := startPlain(filepath.Join(out, "plain-registry.log"))
 	if err != nil {
 		return res, err
 	}
 	logf("plain registry on %s; running the suite", plainHost)
-	res[0], err = runSuite(ctx, suite, "plain", filepath.Join(out, "plain"), plainHost, "", "", timeout)
+	res[0], err = suite.run(ctx, "plain", filepath.Join(out, "plain"), plainHost, "", "")
 	stopPlain()
 	klog.Flush()
 	if err != nil {
@@ -153,7 +177,7 @@ func run(ctx context.Context, bin, suite, out string, timeout time.Duration) ([2
 		return res, err
 	}
 	logf("integrated registry on %s as system:serviceaccount:default:%s; running the suite (%s)", harness.Registry, serviceAccount, bin)
-	res[1], err = runSuite(ctx, suite, "gantry", filepath.Join(out, "gantry"), harness.Registry, "conformance", token, timeout)
+	res[1], err = suite.run(ctx, "gantry", filepath.Join(out, "gantry"), harness.Registry, "conformance", token)
 	if err != nil {
 		return res, err
 	}
@@ -174,7 +198,12 @@ func startPlain(logPath string) (host string, stop func(), err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	klog.LogToStderr(false)
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	// klog copies errors to stderr below this threshold even when not logging to stderr.
+	if err := errors.Join(klogFlags.Set("logtostderr", "false"), klogFlags.Set("stderrthreshold", "FATAL")); err != nil {
+		return "", nil, err
+	}
 	klog.SetOutput(logFile)
 	dir, err := os.MkdirTemp("", "gantry-conformance-plain-")
 	if err != nil {
@@ -286,10 +315,10 @@ func waitForRegistry(ctx context.Context, token string) error {
 	})
 }
 
-// runSuite runs the suite against host in dir (its working directory, so that no
+// run runs the suite against host in dir (its working directory, so that no
 // oci-conformance.yaml of elsewhere is read) and reads its junit.xml. The suite exits 1 when a case
 // fails; that is a result, not an error.
-func runSuite(ctx context.Context, suite, name, dir, host, user, password string, timeout time.Duration) (result, error) {
+func (s suiteRun) run(ctx context.Context, name, dir, host, user, password string) (result, error) {
 	if err := os.RemoveAll(dir); err != nil { // results of an earlier run
 		return result{}, err
 	}
@@ -301,12 +330,13 @@ func runSuite(ctx context.Context, suite, name, dir, host, user, password string
 		return result{}, err
 	}
 	defer logFile.Close()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, suite)
+	cmd := exec.CommandContext(ctx, s.path)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(withoutOCI(os.Environ()),
+	// Later settings win: the user's first, then this program's.
+	cmd.Env = append(append(withoutOCI(os.Environ()), s.env...),
 		"OCI_REGISTRY="+host,
 		"OCI_TLS=disabled",
 		"OCI_REPO1="+namespace+"/repo1",
@@ -432,10 +462,13 @@ func suiteCommit(suite string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func render(res [2]result, version, commit string) string {
+func render(res [2]result, version, commit string, env []string) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "OCI distribution-spec conformance (suite commit %s), %s, %s, gantry %s\n\n", commit, time.Now().Format("2006-01-02 15:04"), host, version)
+	if len(env) > 0 {
+		fmt.Fprintf(&b, "Suite settings beyond its defaults: %s\n\n", strings.Join(env, " "))
+	}
 	b.WriteString("Pass, Fail, Skipped: the suite's totals (it counts checks, several to some cases); cases: its junit.xml's test cases passed / failed / skipped.\n\n")
 	b.WriteString("| Registry | Pass | Fail | Skipped | cases | results |\n|---|---|---|---|---|---|\n")
 	for _, r := range res {
