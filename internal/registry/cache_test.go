@@ -136,18 +136,26 @@ func TestRecentTagsCoverTheCacheLag(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1000, 0)
 	var r recentTags
+	resolve := func(key string, st *imagev1.ImageStream, tag string, at time.Time) string {
+		t.Helper()
+		img, live := r.resolve(key, st, tag, at)
+		if live {
+			t.Errorf("%s: asks the API after a write made here", key)
+		}
+		return img
+	}
 	r.put("p/s:v1", "sha256:new", now)
 
 	// The cache has not seen the push: the recorded image wins over the old one.
-	if got := r.resolve("p/s:v1", streamWithTag("v1", "sha256:old"), "v1", now.Add(time.Second)); got != "sha256:new" {
+	if got := resolve("p/s:v1", streamWithTag("v1", "sha256:old"), "v1", now.Add(time.Second)); got != "sha256:new" {
 		t.Errorf("before the cache saw the push: %q, want sha256:new", got)
 	}
-	if got := r.resolve("p/s:v1", &imagev1.ImageStream{}, "v1", now.Add(time.Second)); got != "sha256:new" {
+	if got := resolve("p/s:v1", &imagev1.ImageStream{}, "v1", now.Add(time.Second)); got != "sha256:new" {
 		t.Errorf("new tag before the cache saw it: %q, want sha256:new", got)
 	}
 	// Once the cache has the push in the tag's history, the cache is the truth (the tag may
 	// have moved on since).
-	if got := r.resolve("p/s:v1", streamWithTag("v1", "sha256:later", "sha256:new"), "v1", now.Add(2*time.Second)); got != "sha256:later" {
+	if got := resolve("p/s:v1", streamWithTag("v1", "sha256:later", "sha256:new"), "v1", now.Add(2*time.Second)); got != "sha256:later" {
 		t.Errorf("after the cache caught up: %q, want the cache's sha256:later", got)
 	}
 	if _, ok := r.m["p/s:v1"]; ok {
@@ -155,11 +163,50 @@ func TestRecentTagsCoverTheCacheLag(t *testing.T) {
 	}
 	// Remembered writes expire.
 	r.put("p/s:v2", "sha256:x", now)
-	if got := r.resolve("p/s:v2", &imagev1.ImageStream{}, "v2", now.Add(recentTagTTL+time.Second)); got != "" {
+	if got := resolve("p/s:v2", &imagev1.ImageStream{}, "v2", now.Add(recentTagTTL+time.Second)); got != "" {
 		t.Errorf("after %s: %q, want nothing", recentTagTTL, got)
 	}
 	// Other tags are the cache's.
-	if got := r.resolve("p/s:v3", streamWithTag("v3", "sha256:c"), "v3", now); got != "sha256:c" {
+	if got := resolve("p/s:v3", streamWithTag("v3", "sha256:c"), "v3", now); got != "sha256:c" {
 		t.Errorf("unrelated tag: %q", got)
+	}
+}
+
+// A tag deleted here is not served from a cache that still shows it (the OCI conformance suite
+// found a HEAD answered 200 right after the tag's delete was accepted).
+func TestRecentTagsCoverTheCacheLagAfterADelete(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	var r recentTags
+	r.put("p/s:v1", "sha256:a", now)
+	r.deleted("p/s:v1", now.Add(time.Second))
+
+	stale := streamWithTag("v1", "sha256:a")
+	if img, live := r.resolve("p/s:v1", stale, "v1", now.Add(2*time.Second)); img != "" || !live {
+		t.Errorf("cache still showing the deleted tag: %q, live %v; want nothing from the cache, ask the API", img, live)
+	}
+	if !r.behind("p/s", stale, now.Add(2*time.Second)) {
+		t.Error("a cache still showing a tag deleted here is not behind")
+	}
+	if r.behind("p/other", stale, now.Add(2*time.Second)) {
+		t.Error("another repository's cache is behind a delete in p/s")
+	}
+	// Once the cache no longer shows the tag, it is the truth again and the delete forgotten.
+	if img, live := r.resolve("p/s:v1", &imagev1.ImageStream{}, "v1", now.Add(3*time.Second)); img != "" || live {
+		t.Errorf("after the cache saw the delete: %q, live %v; want nothing, from the cache", img, live)
+	}
+	if _, ok := r.m["p/s:v1"]; ok {
+		t.Error("a delete the cache has seen is still remembered")
+	}
+	// A push after the delete is served as any push.
+	r.deleted("p/s:v2", now)
+	r.put("p/s:v2", "sha256:b", now.Add(time.Second))
+	if img, live := r.resolve("p/s:v2", streamWithTag("v2", "sha256:old"), "v2", now.Add(2*time.Second)); img != "sha256:b" || live {
+		t.Errorf("pushed again after the delete: %q, live %v; want sha256:b", img, live)
+	}
+	// Remembered deletes expire.
+	r.deleted("p/s:v3", now)
+	if img, live := r.resolve("p/s:v3", streamWithTag("v3", "sha256:c"), "v3", now.Add(recentTagTTL+time.Second)); img != "sha256:c" || live {
+		t.Errorf("after %s: %q, live %v; want the cache's sha256:c", recentTagTTL, img, live)
 	}
 }

@@ -65,15 +65,16 @@ type Streams struct {
 	blobSets  blobSets
 }
 
-// recentTags remembers the tags this registry recorded in the last moments, for reads that
-// come before the informer cache has seen the write (a client pushing, then pulling at once).
+// recentTags remembers the tags this registry recorded or deleted in the last moments, for
+// reads that come before the informer cache has seen the write (a client pushing, then pulling
+// at once; or deleting a tag, then checking that it is gone, as the OCI conformance suite does).
 type recentTags struct {
 	mu sync.Mutex
 	m  map[string]recentTag // "<ns>/<stream>:<tag>"
 }
 
 type recentTag struct {
-	image string
+	image string // "" for a tag deleted here
 	at    time.Time
 }
 
@@ -95,21 +96,55 @@ func (r *recentTags) put(key, image string, now time.Time) {
 	r.m[key] = recentTag{image: image, at: now}
 }
 
+// deleted remembers that this registry deleted a tag, until the cache no longer shows it.
+func (r *recentTags) deleted(key string, now time.Time) { r.put(key, "", now) }
+
 // resolve returns the image a tag points at, given the cached stream's view of it: the
-// remembered write while the cache has not caught up with it, else the cache's.
-func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, now time.Time) string {
+// remembered write while the cache has not caught up with it, else the cache's. live is set
+// when neither can be trusted (the cache still shows a tag deleted here a moment ago, and it
+// may have been written again since): then the API has the answer.
+func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, now time.Time) (image string, live bool) {
 	cached := latestImage(st, tag)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.m[key]
 	if !ok {
-		return cached
+		return cached, false
 	}
-	if now.Sub(e.at) > recentTagTTL || tagHistoryHas(st, tag, e.image) {
+	if now.Sub(e.at) > recentTagTTL {
 		delete(r.m, key)
-		return cached
+		return cached, false
 	}
-	return e.image
+	if e.image == "" {
+		if cached == "" {
+			delete(r.m, key) // the cache has seen the delete
+			return "", false
+		}
+		return "", true
+	}
+	if tagHistoryHas(st, tag, e.image) {
+		delete(r.m, key)
+		return cached, false
+	}
+	return e.image, false
+}
+
+// behind tells whether the cached stream st of repository ref (<ns>/<stream>) lacks a tag
+// write or delete this registry made a moment ago.
+func (r *recentTags) behind(ref string, st *imagev1.ImageStream, now time.Time) bool {
+	prefix := ref + ":"
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, e := range r.m {
+		tag, ok := strings.CutPrefix(k, prefix)
+		if !ok || now.Sub(e.at) > recentTagTTL {
+			continue
+		}
+		if e.image == "" && latestImage(st, tag) != "" || e.image != "" && !tagHistoryHas(st, tag, e.image) {
+			return true
+		}
+	}
+	return false
 }
 
 func tagHistoryHas(s *imagev1.ImageStream, tag, image string) bool {
@@ -398,8 +433,8 @@ func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error)
 		return t.TagService.Get(ctx, tag)
 	}
 	key := t.r.ref() + ":" + tag
-	img := t.r.s.recent.resolve(key, st, tag, t.r.s.now())
-	if img == "" && t.r.s.Lister != nil && !isHead(ctx) {
+	img, live := t.r.s.recent.resolve(key, st, tag, t.r.s.now())
+	if live || img == "" && t.r.s.Lister != nil && !isHead(ctx) {
 		if st, err = t.r.liveStream(ctx); err != nil {
 			return v1.Descriptor{}, err
 		}
@@ -417,11 +452,17 @@ func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error)
 	return v1.Descriptor{Digest: d}, nil
 }
 
-// All lists the stream's tags that have an image.
+// All lists the stream's tags that have an image: from the cache, unless it has not yet seen
+// a tag this registry wrote or deleted a moment ago.
 func (t *streamTags) All(ctx context.Context) ([]string, error) {
 	st, err := t.r.stream(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if st != nil && t.r.s.Lister != nil && t.r.s.recent.behind(t.r.ref(), st, t.r.s.now()) {
+		if st, err = t.r.liveStream(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if st == nil {
 		return t.TagService.All(ctx)
@@ -479,6 +520,9 @@ func (t *streamTags) Untag(ctx context.Context, tag string) error {
 	if derr != nil && !apierrors.IsNotFound(derr) {
 		return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("cannot remove tag %s from image stream %s: %v", tag, t.r.ref(), apiMessage(derr)))
 	}
+	// The informer cache tags are read from sees the delete a moment later: until it does, reads
+	// of the tag ask the API.
+	t.r.s.recent.deleted(t.r.ref()+":"+tag, t.r.s.now())
 	return nil
 }
 
