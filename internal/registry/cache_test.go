@@ -169,3 +169,42 @@ func TestRecentTagsCoverTheCacheLag(t *testing.T) {
 		t.Errorf("unrelated tag: %q", got)
 	}
 }
+
+// A tag deleted here is not served from a cache that still shows it (the OCI conformance suite
+// found a HEAD answered 200 right after the tag's delete was accepted).
+func TestRecentTagsCoverTheCacheLagAfterADelete(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	var r recentTags
+	r.put("p/s:v1", "sha256:a", "10", now)
+	r.deleted("p/s:v1", "10", now.Add(time.Second))
+
+	stale := streamWithTag("10", "v1", "sha256:a")
+	if img := r.resolve("p/s:v1", stale, "v1", now.Add(2*time.Second)); img != "" {
+		t.Errorf("cache still showing the deleted tag: %q, want it gone", img)
+	}
+	if !r.behind("p/s", stale, now.Add(2*time.Second)) {
+		t.Error("a cache still showing a tag deleted here is not behind")
+	}
+	if r.behind("p/other", stale, now.Add(2*time.Second)) {
+		t.Error("another repository's cache is behind a delete in p/s")
+	}
+	// Once the cache shows a later version, it is the truth again and the delete forgotten.
+	if img := r.resolve("p/s:v1", streamWithTag("11", "v2", "sha256:z"), "v1", now.Add(3*time.Second)); img != "" {
+		t.Errorf("after the cache saw the delete: %q, want nothing", img)
+	}
+	if _, ok := r.m["p/s:v1"]; ok {
+		t.Error("a delete the cache has seen is still remembered")
+	}
+	// A push after the delete is served as any push.
+	r.deleted("p/s:v2", "10", now)
+	r.put("p/s:v2", "sha256:b", "10", now.Add(time.Second))
+	if img := r.resolve("p/s:v2", streamWithTag("10", "v2", "sha256:old"), "v2", now.Add(2*time.Second)); img != "sha256:b" {
+		t.Errorf("pushed again after the delete: %q, want sha256:b", img)
+	}
+	// Remembered deletes expire.
+	r.deleted("p/s:v3", "10", now)
+	if img := r.resolve("p/s:v3", streamWithTag("10", "v3", "sha256:c"), "v3", now.Add(recentTagTTL+time.Second)); img != "sha256:c" {
+		t.Errorf("after %s: %q, want the cache's sha256:c", recentTagTTL, img)
+	}
+}

@@ -65,26 +65,26 @@ type Streams struct {
 	blobSets  blobSets
 }
 
-// recentTags remembers the tags this registry recorded in the last moments, for reads that
-// come before the informer cache has seen the write (a client pushing, then pulling at once).
-// A remembered tag holds only while the cached stream is still the version the write was made
+// recentTags remembers the tags this registry recorded or deleted in the last moments, for
+// reads that come before the informer cache has seen the write (a client pushing, then pulling
+// at once; or deleting a tag, then checking that it is gone, as the OCI conformance suite does).
+// A remembered write holds only while the cached stream is still the version the write was made
 // over: once the cache shows any later version, the cache is the truth (the tag may have been
-// moved, or its history pruned, since).
+// moved, written again, or its history pruned since).
 type recentTags struct {
 	mu sync.Mutex
 	m  map[string]recentTag // "<ns>/<stream>:<tag>"
 }
 
 type recentTag struct {
-	image string
+	image string // "" for a tag deleted here
 	// over is the resourceVersion of the cached stream when the write was made ("" when the
 	// cache had none).
 	over string
 	at   time.Time
 }
 
-// recentTagTTL bounds how long a recorded tag is remembered; the informer sees a write well
-// within it.
+// recentTagTTL bounds how long a write is remembered; the informer sees a write well within it.
 const recentTagTTL = 30 * time.Second
 
 func (r *recentTags) put(key, image, over string, now time.Time) {
@@ -101,21 +101,47 @@ func (r *recentTags) put(key, image, over string, now time.Time) {
 	r.m[key] = recentTag{image: image, over: over, at: now}
 }
 
-// resolve returns the image a tag points at, given the cached stream: the remembered write while
-// the cache is still the version it was made over, else the cache's.
-func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, now time.Time) string {
-	cached := latestImage(st, tag)
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// deleted remembers that this registry deleted a tag.
+func (r *recentTags) deleted(key, over string, now time.Time) { r.put(key, "", over, now) }
+
+// current returns key's remembered write when the cached stream st has not caught up with it.
+func (r *recentTags) current(key string, st *imagev1.ImageStream, now time.Time) (recentTag, bool) {
 	e, ok := r.m[key]
 	if !ok {
-		return cached
+		return recentTag{}, false
 	}
 	if now.Sub(e.at) > recentTagTTL || st.ResourceVersion != e.over {
 		delete(r.m, key)
-		return cached
+		return recentTag{}, false
 	}
-	return e.image
+	return e, true
+}
+
+// resolve returns the image a tag points at, given the cached stream: the remembered write (or
+// delete) while the cache is still the version it was made over, else the cache's.
+func (r *recentTags) resolve(key string, st *imagev1.ImageStream, tag string, now time.Time) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.current(key, st, now); ok {
+		return e.image
+	}
+	return latestImage(st, tag)
+}
+
+// behind tells whether the cached stream st of repository ref (<ns>/<stream>) has not seen a
+// tag write or delete this registry made a moment ago.
+func (r *recentTags) behind(ref string, st *imagev1.ImageStream, now time.Time) bool {
+	prefix := ref + ":"
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.m {
+		if strings.HasPrefix(k, prefix) {
+			if _, ok := r.current(k, st, now); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Streams) now() time.Time {
@@ -185,6 +211,17 @@ func (r *streamRepository) stream(ctx context.Context) (*imagev1.ImageStream, er
 		}
 	}
 	return r.liveStream(ctx)
+}
+
+// cachedVersion is the resourceVersion of the informer cache's copy of the stream ("" when it has
+// none).
+func (r *streamRepository) cachedVersion() string {
+	if r.s.Lister != nil {
+		if st, err := r.s.Lister.ImageStreams(r.ns).Get(r.name); err == nil {
+			return st.ResourceVersion
+		}
+	}
+	return ""
 }
 
 // liveStream reads the stream from the API.
@@ -316,12 +353,7 @@ func (r *streamRepository) record(ctx context.Context, manifest distribution.Man
 		}
 		return err
 	}
-	cachedVersion := ""
-	if r.s.Lister != nil {
-		if st, err := r.s.Lister.ImageStreams(r.ns).Get(r.name); err == nil {
-			cachedVersion = st.ResourceVersion
-		}
-	}
+	cachedVersion := r.cachedVersion()
 	_, err = r.s.Images.ImageStreamMappings(r.ns).Create(ctx, &imagev1.ImageStreamMapping{
 		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: r.name},
 		Image:      *img,
@@ -415,11 +447,17 @@ func (t *streamTags) Get(ctx context.Context, tag string) (v1.Descriptor, error)
 	return v1.Descriptor{Digest: d}, nil
 }
 
-// All lists the stream's tags that have an image.
+// All lists the stream's tags that have an image: from the cache, unless it has not yet seen
+// a tag this registry wrote or deleted a moment ago.
 func (t *streamTags) All(ctx context.Context) ([]string, error) {
 	st, err := t.r.stream(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if st != nil && t.r.s.Lister != nil && t.r.s.recent.behind(t.r.ref(), st, t.r.s.now()) {
+		if st, err = t.r.liveStream(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if st == nil {
 		return t.TagService.All(ctx)
@@ -477,6 +515,9 @@ func (t *streamTags) Untag(ctx context.Context, tag string) error {
 	if derr != nil && !apierrors.IsNotFound(derr) {
 		return errcode.ErrorCodeUnavailable.WithMessage(fmt.Sprintf("cannot remove tag %s from image stream %s: %v", tag, t.r.ref(), apiMessage(derr)))
 	}
+	// The informer cache tags are read from sees the delete a moment later: until it does, the
+	// tag is gone for reads all the same.
+	t.r.s.recent.deleted(t.r.ref()+":"+tag, t.r.cachedVersion(), t.r.s.now())
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -489,6 +490,60 @@ func TestRegistryBadInput(t *testing.T) {
 	check("three-part name", resp, body, http.StatusBadRequest)
 	if !strings.Contains(string(body), "names are") {
 		t.Errorf("three-part name: %s; want the expected form named", body)
+	}
+}
+
+// Deleting a tag is seen by the very next request: HEAD and GET of it are 404 and the tag list
+// no longer has it, though the informer cache the registry reads tags from sees the delete a
+// moment later. (The OCI conformance suite's atomic tag delete found a HEAD answered 200 right
+// after the delete was accepted.)
+func TestRegistryTagDeleteIsImmediate(t *testing.T) {
+	ctx := t.Context()
+	u := newRegistryUser(t, "reg-untag")
+	pruner := clusterRoleToken(t, "reg-untagger", "system:image-pruner")
+	repo := u.project + "/gone"
+	img := testImage(t)
+	mt, _ := img.MediaType()
+	accept := map[string]string{"Accept": string(mt)}
+	if err := remote.Write(ref(t, harness.Registry+"/"+repo+":kept"), img, remote.WithContext(ctx), remote.WithAuth(u.auth())); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		tag := fmt.Sprintf("t%d", i)
+		if err := remote.Write(ref(t, harness.Registry+"/"+repo+":"+tag), img, remote.WithContext(ctx), remote.WithAuth(u.auth())); err != nil {
+			t.Fatal(err)
+		}
+		path := "/v2/" + repo + "/manifests/" + tag
+		if resp, body := registryDo(t, http.MethodHead, path, u.token, nil, accept); resp.StatusCode != http.StatusOK {
+			t.Fatalf("HEAD %s after its push: %s %s", tag, resp.Status, body)
+		}
+		if resp, body := registryDo(t, http.MethodDelete, path, pruner, nil, nil); resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("delete tag %s: %s %s", tag, resp.Status, body)
+		}
+		if resp, _ := registryDo(t, http.MethodHead, path, u.token, nil, accept); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("HEAD %s right after its delete: %s, want 404", tag, resp.Status)
+		}
+		if resp, body := registryDo(t, http.MethodGet, path, u.token, nil, accept); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s right after its delete: %s %.200s, want 404", tag, resp.Status, body)
+		}
+		resp, body := registryDo(t, http.MethodGet, "/v2/"+repo+"/tags/list", u.token, nil, nil)
+		var list struct{ Tags []string }
+		if err := json.Unmarshal(body, &list); resp.StatusCode != http.StatusOK || err != nil {
+			t.Fatalf("tag list: %s %s (%v)", resp.Status, body, err)
+		}
+		if slices.Contains(list.Tags, tag) || !slices.Contains(list.Tags, "kept") {
+			t.Errorf("tag list right after deleting %s: %v, want kept and not %s", tag, list.Tags, tag)
+		}
+	}
+	// The delete reached the stream.
+	st, err := imageClient(t).ImageV1().ImageStreams(u.project).Get(ctx, "gone", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range st.Status.Tags {
+		if tag.Tag != "kept" && len(tag.Items) > 0 {
+			t.Errorf("stream still has tag %s (%s) after its delete", tag.Tag, tag.Items[0].Image)
+		}
 	}
 }
 
