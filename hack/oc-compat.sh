@@ -135,7 +135,6 @@ if [ -n "${OC_COMPAT_IMAGE:-}" ]; then
   check "oc describe isimage app@DIGEST" expect 'Docker Image:' bash -c "'$OC' describe isimage \"app@\$('$OC' get istag app:prod -o jsonpath='{.image.metadata.name}')\""
 fi
 check "oc get istag" "$OC" get istag
-check "oc get istag app:2 -o yaml (a reference tag)" expect 'name: registry.example.com/x:2' "$OC" get istag app:2 -o yaml
 check "oc describe is app" expect 'registry.example.com/x:1' "$OC" describe is app
 check "oc get is app -o yaml shows status.dockerImageRepository" expect "dockerImageRepository: 127.0.0.1:5000/$P/app" "$OC" get is app -o yaml
 check "oc import-image from a refused registry prints the refusal" expect_any 'is not allowed: it is the integrated registry' "$OC" import-image refused:1 --from=127.0.0.1:5000/$P/app:1 --confirm
