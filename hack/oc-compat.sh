@@ -151,10 +151,11 @@ check "oc set image-lookup deploy/web --list" expect 'web +true' "$OC" set image
 # oc adm prune images needs a token (oc refuses a client certificate, as against OpenShift): the
 # service account gantry/image-pruner has the system:image-pruner role in every Gantry cluster.
 check "oc adm prune images with the admin's client certificate (oc asks for a token)" expect_any 'you must use a client config with a token' "$OC" adm prune images
-SERVER=$("$OC" whoami --show-server)
 PRUNER=$("$OC" create token image-pruner -n gantry 2>&1)
-API_CA=$("$OC" config view --minify -o jsonpath='{.clusters[0].cluster.certificate-authority}')
-prune() { "$OC" --kubeconfig=/dev/null --server="$SERVER" --certificate-authority="$API_CA" --token="$PRUNER" adm prune images "$@"; }
+cp "$KUBECONFIG" "$WORK/pruner.kubeconfig"
+KUBECONFIG=$WORK/pruner.kubeconfig "$OC" config set-credentials image-pruner --token="$PRUNER" >/dev/null
+KUBECONFIG=$WORK/pruner.kubeconfig "$OC" config set-context --current --user=image-pruner >/dev/null
+prune() { KUBECONFIG=$WORK/pruner.kubeconfig "$OC" adm prune images "$@"; }
 check "oc adm prune images (dry run, as gantry/image-pruner)" expect 'Dry run enabled - no modifications will be made' prune
 if [ -n "${OC_COMPAT_IMAGE:-}" ]; then
   DIGEST=$("$OC" get istag app:prod -o jsonpath='{.image.metadata.name}')
