@@ -120,9 +120,8 @@ check "oc delete route web" "$OC" delete route web
 check "oc whoami" "$OC" whoami
 
 # Image commands. Nothing is pushed (no container engine needed); with OC_COMPAT_IMAGE=project/stream:tag,
-# an image already in the integrated registry whose project has a service account "pusher" that
-# may pull (hack/occompat pushes one with test/harness), tags of a real image and a pruning run
-# that removes it are checked too.
+# an image already in the integrated registry (hack/occompat pushes one with test/harness), tags of
+# a real image and a pruning run that removes it are checked too.
 check "oc create imagestream app" "$OC" create imagestream app
 check "oc tag --source=docker registry.example.com/x:1 app:1" expect 'Tag app:1 set to registry.example.com/x:1.' "$OC" tag --source=docker registry.example.com/x:1 app:1
 check "oc tag --source=docker --reference registry.example.com/x:2 app:2" expect 'Tag app:2 set to registry.example.com/x:2.' "$OC" tag --source=docker --reference registry.example.com/x:2 app:2
@@ -160,11 +159,13 @@ prune() { KUBECONFIG=$WORK/pruner.kubeconfig "$OC" adm prune images "$@"; }
 check "oc adm prune images (dry run, as gantry/image-pruner)" expect 'Dry run enabled - no modifications will be made' prune
 if [ -n "${OC_COMPAT_IMAGE:-}" ]; then
   DIGEST=$("$OC" get istag app:prod -o jsonpath='{.image.metadata.name}')
+  MANIFEST=$(find "$DATA/registry" -path "*/blobs/sha256/*/${DIGEST#sha256:}/data" 2>/dev/null | head -1)
   "$OC" tag -d app:prod app:pushed "$OC_COMPAT_IMAGE" >/dev/null
-  check "oc adm prune images --keep-younger-than=0s --confirm (an untagged image)" expect 'deleted 1 image object' prune --keep-younger-than=0s --confirm
+  check "oc adm prune images --keep-younger-than=0s --confirm (an untagged image and its blobs)" expect 'deleted 1 image object.*deleted [1-9][0-9]* blob' prune --keep-younger-than=0s --confirm
   check "oc get image DIGEST after pruning: NotFound" expect_any 'NotFound|not found' "$OC" get image "$DIGEST"
-  PULLER=$("$OC" create token pusher -n "${OC_COMPAT_IMAGE%%/*}" 2>&1)
-  check "the registry has no manifest of the pruned image (404)" bash -c "code=\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $PULLER' 'http://127.0.0.1:5000/v2/${OC_COMPAT_IMAGE%:*}/manifests/$DIGEST'); echo \"GET manifest: HTTP \$code\"; [ \$code = 404 ]"
+  # The registry serves a digest only through a stream whose history has it, so only its storage
+  # shows whether the manifest itself is gone (with the default filesystem storage).
+  check "the pruned manifest is gone from the registry's storage" bash -c "[ -n '$MANIFEST' ] || { echo 'the manifest was not found in $DATA/registry before pruning'; exit 1; }; [ ! -e '$MANIFEST' ] || { echo 'still there: $MANIFEST'; exit 1; }"
 fi
 check "oc delete project $P" "$OC" delete project "$P"
 
