@@ -144,7 +144,22 @@ func New(cfg Config) (*Registry, error) {
 		}
 		r.handler = withState(app, admin)
 	}
+	r.handler = alive(r.handler)
 	return r, nil
+}
+
+// alive answers GET and HEAD of / and /healthz with 200 and no authentication, as the registry
+// server of distribution (for /) and the OpenShift 3 registry (/healthz) did: `oc adm prune images`
+// checks that the registry is there with them before it deletes anything.
+func alive(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.URL.Path == "/" || r.URL.Path == "/healthz") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Cache-Control", "no-cache")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the registry's HTTP handler (for serving it on a listener of one's own).

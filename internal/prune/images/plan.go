@@ -536,7 +536,9 @@ func TrimHistory(tags []imagev1.NamedTagEventList, prune map[string]bool, exists
 	for _, t := range tags {
 		items := make([]imagev1.TagEvent, 0, len(t.Items))
 		for _, ev := range t.Items {
-			gone := exists[ev.Image] == nil && !ev.Created.After(cutoff)
+			// An event without an image is a reference tag's pull spec (never imported): not a
+			// revision of any image, so never trimmed.
+			gone := ev.Image != "" && exists[ev.Image] == nil && !ev.Created.After(cutoff)
 			if prune[ev.Image] || gone {
 				continue
 			}

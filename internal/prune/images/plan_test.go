@@ -317,6 +317,29 @@ func TestPlanTrimsRevisionsOfMissingImages(t *testing.T) {
 	}
 }
 
+// A reference tag (`oc tag --reference`, never imported) has an event with only a pull spec: it is
+// not a revision of a missing image, and trimming the stream for other images keeps it.
+func TestPlanKeepsReferenceTagEvents(t *testing.T) {
+	t.Parallel()
+	in := base()
+	in.Streams[0] = stream("p", "app", "latest=c,gone,b")
+	in.Streams[0].Status.Tags = append(in.Streams[0].Status.Tags, imagev1.NamedTagEventList{Tag: "ext",
+		Items: []imagev1.TagEvent{{DockerImageReference: "registry.example.com/x:2", Created: ago(24 * time.Hour)}}})
+	in.Images = in.Images[1:] // b, c
+	plan, err := NewPlan(in, defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := in.Streams[0].DeepCopy()
+	updated, deleted := plan.Trim(s, plan.Prune)
+	if slices.Contains(updated, "ext") || slices.Contains(deleted, "ext") {
+		t.Errorf("trim changed the reference tag: updated %v deleted %v", updated, deleted)
+	}
+	if len(s.Status.Tags) != 2 || s.Status.Tags[1].Tag != "ext" || len(s.Status.Tags[1].Items) != 1 {
+		t.Errorf("status tags after trimming: %+v, want ext kept", s.Status.Tags)
+	}
+}
+
 func TestPlanRegistry(t *testing.T) {
 	t.Parallel()
 	in := base()

@@ -21,7 +21,10 @@ import (
 // Spec tags that point at another image stream tag or image (from.kind
 // ImageStreamTag or ImageStreamImage, what `gantry tag` writes) take their
 // image at the moment the spec is written, as in OpenShift: the newest
-// event of the source becomes a status event of the tag. A source in
+// event of the source becomes a status event of the tag. A reference tag
+// of an external image (from.kind DockerImage, reference: true, never
+// imported) gets an event with only its pull spec, as in OpenShift: `oc
+// tag` copies such a tag as that pull spec. A source in
 // another project counts only when the writer may pull from it (get
 // imagestreams/layers there); otherwise the tag gets a condition saying so,
 // and no image — tagging must not be a way around pull rights.
@@ -36,8 +39,12 @@ func (b *backend) trackTags(ctx context.Context, s *imagev1.ImageStream) (*image
 	}
 	var changes []change
 	for _, t := range s.Spec.Tags {
-		if t.From == nil || t.Reference || (t.From.Kind != "ImageStreamTag" && t.From.Kind != "ImageStreamImage") {
+		if t.From == nil {
 			continue
+		}
+		reference := t.From.Kind == "DockerImage" && t.Reference
+		if !reference && t.From.Kind != "ImageStreamTag" && t.From.Kind != "ImageStreamImage" {
+			continue // DockerImage tags are the import controller's
 		}
 		gen := int64(0)
 		if t.Generation != nil {
@@ -46,7 +53,16 @@ func (b *backend) trackTags(ctx context.Context, s *imagev1.ImageStream) (*image
 		if e := latestEvent(s, t.Name); e != nil && e.Generation >= gen {
 			continue
 		}
-		ev, err := b.sourceEvent(ctx, s, t.From)
+		var ev *imagev1.TagEvent
+		var err error
+		if reference {
+			// A tag that only points at an external image (never imported):
+			// its event names the pull spec, without an image, as in
+			// OpenShift, so that it can be the source of another tag.
+			ev = &imagev1.TagEvent{DockerImageReference: t.From.Name}
+		} else {
+			ev, err = b.sourceEvent(ctx, s, t.From)
+		}
 		switch {
 		case err == nil:
 			ev.Generation = gen
@@ -127,7 +143,7 @@ func (b *backend) sourceEvent(ctx context.Context, s *imagev1.ImageStream, from 
 	}
 	if from.Kind == "ImageStreamTag" {
 		e := latestEvent(src, item)
-		if e == nil || e.Image == "" {
+		if e == nil || (e.Image == "" && e.DockerImageReference == "") {
 			return nil, apierrors.NewNotFound(tagResource, streamName+":"+item)
 		}
 		ev := *e

@@ -767,3 +767,57 @@ func TestVirtualMeta(t *testing.T) {
 		t.Errorf("table = %+v, %v", table, err)
 	}
 }
+
+// `oc tag --reference registry.example.com/app:1 ruby:ref` then `oc tag ruby:ref ruby:copy`: oc reads
+// the stream and copies the source tag's newest event, so a reference tag (never imported) must
+// have an event naming its pull spec, as OpenShift records one; an alias of it follows that pull
+// spec; the tag is still not an image stream tag (Get is NotFound, as in OpenShift).
+func TestReferenceTagHasPullSpecEvent(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ref := istag("ruby:ref", "registry.example.com/app:1")
+	ref.Tag.Reference = true
+	if _, err := e.tags.Create(e.ctx, ref, rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.stream(t)
+	ev := latestEvent(s, "ref")
+	if ev == nil || ev.DockerImageReference != "registry.example.com/app:1" || ev.Image != "" {
+		t.Fatalf("reference tag event = %+v, want the pull spec and no image (status %+v)", ev, s.Status.Tags)
+	}
+	if i := specTagIndex(s, "ref"); ev.Generation != *s.Spec.Tags[i].Generation {
+		t.Errorf("event generation %d, spec tag generation %d", ev.Generation, *s.Spec.Tags[i].Generation)
+	}
+	if _, err := e.tags.Get(e.ctx, "ruby:ref", nil); !apierrors.IsNotFound(err) {
+		t.Errorf("get of a reference tag: %v, want NotFound", err)
+	}
+
+	alias := &imagev1.ImageStreamTag{ObjectMeta: metav1.ObjectMeta{Name: "ruby:alias"},
+		Tag: &imagev1.TagReference{From: &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "ruby:ref"}}}
+	if _, err := e.tags.Create(e.ctx, alias, rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := latestEvent(e.stream(t), "alias"); ev == nil || ev.DockerImageReference != "registry.example.com/app:1" {
+		t.Errorf("alias of the reference tag: event %+v, want registry.example.com/app:1", ev)
+	}
+
+	// Pointing the reference elsewhere makes the new pull spec the newest event (OpenShift collapses
+	// two events of the same image, here none, into one).
+	ref2 := istag("ruby:ref", "registry.example.com/app:2")
+	ref2.Tag.Reference = true
+	if _, _, err := e.tags.Update(e.ctx, "ruby:ref", rest.DefaultUpdatedObjectInfo(ref2), nil, nil, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	s = e.stream(t)
+	if ev := latestEvent(s, "ref"); ev == nil || ev.DockerImageReference != "registry.example.com/app:2" {
+		t.Errorf("after retagging: newest event %+v, want registry.example.com/app:2", ev)
+	}
+
+	// A tag that is imported (not a reference) gets no event until the import controller imports it.
+	if _, err := e.tags.Create(e.ctx, istag("ruby:imported", "registry.example.com/app:1"), rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := latestEvent(e.stream(t), "imported"); ev != nil {
+		t.Errorf("imported tag has event %+v before any import", ev)
+	}
+}
