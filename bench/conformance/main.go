@@ -53,7 +53,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gantry-dev/gantry/bench/internal/benchutil"
-	"github.com/gantry-dev/gantry/internal/registry"
 	"github.com/gantry-dev/gantry/test/harness"
 )
 
@@ -205,33 +204,7 @@ func startPlain(logPath string) (host string, stop func(), err error) {
 		return "", nil, err
 	}
 	klog.SetOutput(logFile)
-	dir, err := os.MkdirTemp("", "gantry-conformance-plain-")
-	if err != nil {
-		return "", nil, err
-	}
-	r, err := registry.New(registry.Config{Addr: "127.0.0.1:0", RootDir: dir})
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		os.RemoveAll(dir)
-		return "", nil, fmt.Errorf("start the plain registry: %w", err)
-	}
-	return r.Addr(), func() {
-		cancel()
-		if err := <-done; err != nil {
-			logf("stop the plain registry: %v", err)
-		}
-		os.RemoveAll(dir)
-	}, nil
+	return benchutil.StartPlainRegistry()
 }
 
 // setUp creates the namespace of the suite's repositories and the service account it runs as,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/gantry-dev/gantry/internal/registry"
+	"github.com/gantry-dev/gantry/bench/internal/benchutil"
 	"github.com/gantry-dev/gantry/test/harness"
 )
 
@@ -107,40 +106,13 @@ func newTransport() http.RoundTripper {
 	}
 }
 
-// startPlain runs a plain registry in this process: Gantry's registry package without Config.Auth,
-// which is distribution's handlers.NewApp with the same storage configuration as the integrated
-// registry (filesystem driver, in-memory blob descriptor cache, no redirects, deletes enabled), no
-// authentication and no image stream hooks, served by net/http on 127.0.0.1 and a free port. Its
-// storage is a new temporary directory; stop ends it and removes the directory.
+// startPlain runs a plain registry in this process (benchutil.StartPlainRegistry).
 func startPlain(name string) (t *target, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "gantry-bench-registry-plain-")
+	addr, stop, err := benchutil.StartPlainRegistry()
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := registry.New(registry.Config{Addr: "127.0.0.1:0", RootDir: dir})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		os.RemoveAll(dir)
-		return nil, nil, fmt.Errorf("start the plain registry: %w", err)
-	}
-	stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			logf("stop the plain registry: %v", err)
-		}
-		os.RemoveAll(dir)
-	}
-	return &target{name: name, host: r.Addr(), auth: authn.Anonymous, rt: newTransport(), requests: map[string]reqStat{}}, stop, nil
+	return &target{name: name, host: addr, auth: authn.Anonymous, rt: newTransport(), requests: map[string]reqStat{}}, stop, nil
 }
 
 // integrated is the registry of a running cluster (127.0.0.1:5000), reached as a user who requested
