@@ -1,0 +1,358 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	routeinformers "github.com/openshift/client-go/route/informers/externalversions"
+	routelisters "github.com/openshift/client-go/route/listers/route/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+
+	"github.com/gantry-dev/gantry/internal/router/model"
+)
+
+// DefaultMinInterval is the shortest time between two rebuilds under a
+// stream of changes. A change after a quiet spell is built at once.
+const DefaultMinInterval = 50 * time.Millisecond
+
+// StatusSink takes the status changes of each route build. Sync is called
+// from the rebuild loop with every change still wanted (a level, not a
+// delta) and must not block on the API.
+type StatusSink interface {
+	Sync(changes []model.StatusChange)
+}
+
+// Config is what a Watcher watches and whom it feeds.
+type Config struct {
+	// Routes and Kube are the informer factories the watcher takes its
+	// routes, and its services, EndpointSlices and namespaces from. The
+	// watcher registers its informers and starts both factories; the status
+	// writer shares the route informer through Routes.
+	Routes routeinformers.SharedInformerFactory
+	Kube   informers.SharedInformerFactory
+	// Builder admits routes for this router (its name, shard and policy).
+	Builder *model.Builder
+	// WatchNamespaces makes the watcher watch namespaces for their labels:
+	// needed, and only needed, with a namespace selector.
+	WatchNamespaces bool
+	// Dataplanes each get every new Table, in order, from one goroutine.
+	Dataplanes []model.Dataplane
+	// Status, when set, gets the status changes of every route build.
+	Status StatusSink
+	// MinInterval is the shortest time between rebuilds under a stream of
+	// changes; 0 means DefaultMinInterval.
+	MinInterval time.Duration
+	// Metrics, when set, records rebuilds.
+	Metrics *Metrics
+}
+
+// Watcher rebuilds Tables from the cluster's state. Create it with New,
+// then Run it.
+type Watcher struct {
+	cfg        Config
+	routes     routelisters.RouteLister
+	services   corelisters.ServiceLister
+	namespaces corelisters.NamespaceLister
+	slices     cache.Indexer
+	synced     []cache.InformerSynced
+
+	kick chan struct{}
+
+	mu          sync.Mutex
+	routesDirty bool
+	dirtySvcs   map[string]bool // services (namespace/name) whose endpoints must be merged again
+
+	// Owned by the rebuild loop.
+	snap      *model.Snapshot
+	endpoints map[string]*model.ServiceEndpoints // merged endpoints of the services last referenced
+
+	table   atomic.Pointer[model.Table]
+	served  chan struct{} // closed once the first Table went to the data planes
+	builds  atomic.Uint64
+	lastDur atomic.Int64
+}
+
+// serviceIndex indexes EndpointSlices by the namespace/name of their
+// service (the kubernetes.io/service-name label).
+const serviceIndex = "service"
+
+// New registers the watcher's informers with the factories.
+func New(cfg Config) (*Watcher, error) {
+	if cfg.Routes == nil || cfg.Kube == nil {
+		return nil, errors.New("router watch: the route and Kubernetes informer factories are required")
+	}
+	if cfg.Builder == nil {
+		return nil, errors.New("router watch: a route builder is required")
+	}
+	if cfg.MinInterval <= 0 {
+		cfg.MinInterval = DefaultMinInterval
+	}
+	w := &Watcher{
+		cfg:       cfg,
+		kick:      make(chan struct{}, 1),
+		dirtySvcs: map[string]bool{},
+		endpoints: map[string]*model.ServiceEndpoints{},
+		served:    make(chan struct{}),
+	}
+	ri := cfg.Routes.Route().V1().Routes()
+	w.routes = ri.Lister()
+	if _, err := ri.Informer().AddEventHandler(handler(w.routeChanged)); err != nil {
+		return nil, err
+	}
+	si := cfg.Kube.Core().V1().Services()
+	w.services = si.Lister()
+	if _, err := si.Informer().AddEventHandler(handler(w.serviceChanged)); err != nil {
+		return nil, err
+	}
+	ei := cfg.Kube.Discovery().V1().EndpointSlices().Informer()
+	if err := ei.AddIndexers(cache.Indexers{serviceIndex: sliceService}); err != nil {
+		return nil, err
+	}
+	if _, err := ei.AddEventHandler(handler(w.sliceChanged)); err != nil {
+		return nil, err
+	}
+	w.slices = ei.GetIndexer()
+	w.synced = []cache.InformerSynced{ri.Informer().HasSynced, si.Informer().HasSynced, ei.HasSynced}
+	if cfg.WatchNamespaces {
+		ni := cfg.Kube.Core().V1().Namespaces()
+		w.namespaces = ni.Lister()
+		if _, err := ni.Informer().AddEventHandler(handler(func(any) { w.routeChanged(nil) })); err != nil {
+			return nil, err
+		}
+		w.synced = append(w.synced, ni.Informer().HasSynced)
+	}
+	return w, nil
+}
+
+// handler calls f with the object of every add, update and delete
+// (tombstones unwrapped).
+func handler(f func(obj any)) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    f,
+		UpdateFunc: func(_, obj any) { f(obj) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			f(obj)
+		},
+	}
+}
+
+func (w *Watcher) routeChanged(any) {
+	w.mu.Lock()
+	w.routesDirty = true
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *Watcher) serviceChanged(obj any) {
+	if s, ok := obj.(*corev1.Service); ok {
+		w.serviceDirty(model.ServiceKey(s.Namespace, s.Name))
+	}
+}
+
+func (w *Watcher) sliceChanged(obj any) {
+	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+			w.serviceDirty(model.ServiceKey(s.Namespace, name))
+		}
+	}
+}
+
+func (w *Watcher) serviceDirty(key string) {
+	w.mu.Lock()
+	w.dirtySvcs[key] = true
+	w.mu.Unlock()
+	w.wake()
+}
+
+// wake asks the loop for a rebuild without ever blocking the caller.
+func (w *Watcher) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func sliceService(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	name := s.Labels[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil, nil
+	}
+	return []string{model.ServiceKey(s.Namespace, name)}, nil
+}
+
+// RouteLister is the lister of the route informer the watcher builds from.
+func (w *Watcher) RouteLister() routelisters.RouteLister { return w.routes }
+
+// Run starts the informer factories, waits for their caches, serves the
+// first Table and then rebuilds on every change until ctx is done.
+func (w *Watcher) Run(ctx context.Context) error {
+	w.cfg.Routes.Start(ctx.Done())
+	w.cfg.Kube.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), w.synced...) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("router watch: the route, service and endpoint caches did not sync")
+	}
+	w.mu.Lock()
+	w.routesDirty = true
+	w.mu.Unlock()
+	w.rebuild()
+	close(w.served)
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		}
+		if wait := time.Until(last.Add(w.cfg.MinInterval)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		last = time.Now()
+		w.rebuild()
+	}
+}
+
+// Served is closed once the first Table has been handed to the data planes.
+func (w *Watcher) Served() <-chan struct{} { return w.served }
+
+// Table is the last Table handed to the data planes, nil before the first.
+func (w *Watcher) Table() *model.Table { return w.table.Load() }
+
+// rebuild builds a Table from the caches and hands it to the data planes.
+func (w *Watcher) rebuild() {
+	start := time.Now()
+	w.mu.Lock()
+	routesDirty, dirty := w.routesDirty, w.dirtySvcs
+	w.routesDirty, w.dirtySvcs = false, map[string]bool{}
+	w.mu.Unlock()
+
+	var changes []model.StatusChange
+	if routesDirty || w.snap == nil {
+		routes, err := w.routes.List(labels.Everything())
+		if err != nil { // a cache lister does not fail
+			klog.ErrorS(err, "List routes from the cache")
+		}
+		var nsLabels map[string]map[string]string
+		if w.namespaces != nil {
+			nsLabels = w.namespaceLabels()
+		}
+		w.snap, changes = w.cfg.Builder.Build(routes, nsLabels)
+	}
+	eps := w.referencedEndpoints(dirty)
+	t := &model.Table{Routes: w.snap, Endpoints: eps}
+	w.table.Store(t)
+	for _, dp := range w.cfg.Dataplanes {
+		dp.Update(t)
+	}
+	if routesDirty && w.cfg.Status != nil {
+		w.cfg.Status.Sync(changes)
+	}
+	d := time.Since(start)
+	w.builds.Add(1)
+	w.lastDur.Store(int64(d))
+	if m := w.cfg.Metrics; m != nil {
+		m.observe(d, routesDirty, w.snap.Len(), len(changes))
+	}
+	klog.V(4).InfoS("Router table rebuilt", "routes", w.snap.Len(), "services", len(eps), "statusChanges", len(changes), "routesRebuilt", routesDirty, "took", d)
+}
+
+func (w *Watcher) namespaceLabels() map[string]map[string]string {
+	nss, err := w.namespaces.List(labels.Everything())
+	if err != nil {
+		klog.ErrorS(err, "List namespaces from the cache")
+	}
+	out := make(map[string]map[string]string, len(nss))
+	for _, ns := range nss {
+		out[ns.Name] = ns.Labels
+	}
+	return out
+}
+
+// referencedEndpoints returns the endpoints of every service an admitted
+// route sends traffic to, merging again only the services marked dirty
+// since the last build (and those not referenced before).
+func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.ServiceEndpoints {
+	next := make(map[string]*model.ServiceEndpoints, len(w.endpoints))
+	seen := make(map[string]bool, len(w.endpoints))
+	for _, r := range w.snap.Routes() {
+		for _, b := range r.Backends {
+			key := model.ServiceKey(r.Namespace, b.Service)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if se, ok := w.endpoints[key]; ok && !dirty[key] {
+				if se != nil {
+					next[key] = se
+				}
+				continue
+			}
+			if se := w.merge(r.Namespace, b.Service, key); se != nil {
+				next[key] = se
+			}
+		}
+	}
+	// Remember absent services too (as nil), so they are not merged again
+	// until they change.
+	cached := make(map[string]*model.ServiceEndpoints, len(seen))
+	for key := range seen {
+		cached[key] = next[key]
+	}
+	w.endpoints = cached
+	return next
+}
+
+// merge reads a service and its EndpointSlices from the caches.
+func (w *Watcher) merge(namespace, name, key string) *model.ServiceEndpoints {
+	svc, err := w.services.Services(namespace).Get(name)
+	if err != nil {
+		return nil // not found: the route's service does not exist (yet)
+	}
+	objs, err := w.slices.ByIndex(serviceIndex, key)
+	if err != nil {
+		klog.ErrorS(err, "List EndpointSlices from the cache", "service", key)
+		return nil
+	}
+	slices := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			slices = append(slices, s)
+		}
+	}
+	return MergeEndpoints(svc, slices)
+}
+
+// Stats are the watcher's counters, for logs and tests.
+type Stats struct {
+	Builds       uint64
+	LastDuration time.Duration
+}
+
+// Stats returns how many Tables were built and how long the last took.
+func (w *Watcher) Stats() Stats {
+	return Stats{Builds: w.builds.Load(), LastDuration: time.Duration(w.lastDur.Load())}
+}
