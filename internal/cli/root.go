@@ -9,6 +9,7 @@ import (
 	imagecmd "github.com/gantry-dev/gantry/internal/cli/image"
 	"github.com/gantry-dev/gantry/internal/cli/project"
 	registrycmd "github.com/gantry-dev/gantry/internal/cli/registry"
+	routercmd "github.com/gantry-dev/gantry/internal/cli/router"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -59,6 +60,7 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 		kubectl.NewCommand(server.DefaultDataDir),
 		apiservercmd.NewCommand(version),
 		registrycmd.NewCommand(),
+		routercmd.NewCommand(),
 		withKubeconfig(configFlags, project.NewCommandNewProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProject(configFlags, streams)),
 		withKubeconfig(configFlags, project.NewCommandProjects(configFlags, streams)),

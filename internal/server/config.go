@@ -81,6 +81,14 @@ type Config struct {
 	// OpenShift 3 master-config.yaml). Empty: an htpasswd file in the data directory with an admin
 	// user whose password is generated on the first start.
 	OAuthConfigFile string
+	// Router runs Gantry's router on the node (the "router" service), serving routes on the node IP
+	// at RouterHTTPPort and RouterHTTPSPort.
+	Router                          bool
+	RouterHTTPPort, RouterHTTPSPort int
+	// RoutingSuffix is the subdomain routes without a host are given (<route>-<namespace>.<suffix>)
+	// and the router's default certificate covers (*.<suffix>). Empty means DefaultRoutingSuffix
+	// of the node IP.
+	RoutingSuffix string
 	// ExtraArgs holds the upstream flags a user set, per component, as key → value (overriding ours).
 	ExtraArgs map[string][]string
 }
@@ -106,6 +114,9 @@ func DefaultConfig() Config {
 		RegistryAddr:            "127.0.0.1:5000",
 		ScheduledImportInterval: 15 * time.Minute,
 		Version:                 "dev",
+		Router:                  true,
+		RouterHTTPPort:          80,
+		RouterHTTPSPort:         443,
 	}
 }
 
@@ -158,6 +169,36 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.RegistryAddr); err != nil {
 		return fmt.Errorf("--registry-addr %q: %w", c.RegistryAddr, err)
+	}
+	return c.validateRouter()
+}
+
+// DefaultRoutingSuffix is apps.<node-ip>.nip.io: a name every host of the node IP resolves
+// through the public nip.io service, and a valid DNS suffix where it does not resolve.
+func DefaultRoutingSuffix(nodeIP net.IP) string { return "apps." + nodeIP.String() + ".nip.io" }
+
+// RouterSuffix is the routing suffix in effect.
+func (c *Config) RouterSuffix() string {
+	if c.RoutingSuffix != "" {
+		return c.RoutingSuffix
+	}
+	return DefaultRoutingSuffix(c.NodeIP)
+}
+
+func (c *Config) validateRouter() error {
+	if errs := validation.IsDNS1123Subdomain(c.RouterSuffix()); len(errs) > 0 {
+		return fmt.Errorf("--routing-suffix %q: %s. Try: a DNS name such as apps.example.com", c.RouterSuffix(), strings.Join(errs, "; "))
+	}
+	if !c.Router {
+		return nil
+	}
+	for name, p := range map[string]int{"--router-http-port": c.RouterHTTPPort, "--router-https-port": c.RouterHTTPSPort} {
+		if p <= 0 || p > 65535 {
+			return fmt.Errorf("%s %d is not a port. Try: a number from 1 to 65535, or --router=false", name, p)
+		}
+	}
+	if c.RouterHTTPPort == c.RouterHTTPSPort {
+		return fmt.Errorf("--router-http-port and --router-https-port are both %d. Try: two different ports", c.RouterHTTPPort)
 	}
 	return nil
 }

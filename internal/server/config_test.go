@@ -219,3 +219,41 @@ func TestPortsFollowConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRouterConfig(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.RouterSuffix(), "apps.10.127.0.1.nip.io"; got != want {
+		t.Errorf("default routing suffix = %q, want %q", got, want)
+	}
+	for _, want := range []server.Port{{Component: "router", Network: "tcp", Addr: "10.127.0.1:80"}, {Component: "router", Network: "tcp", Addr: "10.127.0.1:443"}} {
+		if !slices.Contains(cfg.Ports(), want) {
+			t.Errorf("Ports lacks %+v", want)
+		}
+	}
+	off := cfg
+	off.Router = false
+	for _, p := range off.Ports() {
+		if p.Component == "router" {
+			t.Errorf("Ports has %+v with the router off", p)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*server.Config)
+		want   string
+	}{
+		{"bad suffix", func(c *server.Config) { c.RoutingSuffix = "Apps_Example" }, "--routing-suffix"},
+		{"same ports", func(c *server.Config) { c.RouterHTTPSPort = c.RouterHTTPPort }, "two different ports"},
+		{"no port", func(c *server.Config) { c.RouterHTTPPort = 0 }, "--router-http-port 0 is not a port"},
+	} {
+		c := cfg
+		tc.change(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want an error about %s", tc.name, err, tc.want)
+		}
+	}
+}

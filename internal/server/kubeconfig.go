@@ -51,6 +51,7 @@ func (c *Config) writeKubeconfigs(k *certs) error {
 		"controllers":         k.Controllers,
 		"registry":            k.Registry,
 		"admission":           k.AdmissionClient,
+		"router":              k.Router,
 	} {
 		if err := writeKubeconfig(c.kubeconfig(user), c.APIServerURL(), k.CA.CertFile, user, pair); err != nil {
 			return err

@@ -36,6 +36,9 @@ type certs struct {
 	// AdmissionWebhookClient is kube-apiserver's and openshift-apiserver's identity towards
 	// Gantry's admission webhooks.
 	AdmissionWebhookClient pki.Pair
+	// Router is the router's identity towards the API; RouterServing its default certificate, a
+	// wildcard for the routing suffix signed by the cluster CA.
+	Router, RouterServing pki.Pair
 }
 
 func (c *Config) pkiDir() string             { return filepath.Join(c.DataDir, "pki") }
@@ -80,6 +83,10 @@ const AdmissionUser = "system:gantry:admission"
 // AdmissionWebhookClientUser is the identity the API servers present to Gantry's admission
 // webhooks, which answer no one else.
 const AdmissionWebhookClientUser = "system:gantry:admission-webhook-client"
+
+// RouterUser is the identity of the router `gantry start` runs; it has the system:router
+// cluster role (RouterRole).
+const RouterUser = "system:gantry:router"
 
 // DNSUser is the identity of the cluster DNS server.
 const DNSUser = "system:gantry:dns"
@@ -138,6 +145,9 @@ func (c *Config) ensurePKI() (*certs, error) {
 			DNSNames: []string{"localhost", c.NodeName}, IPs: []net.IP{c.NodeIP, net.ParseIP("127.0.0.1")}}, &k.AdmissionServing},
 		{k.CA, dir, pki.Spec{Name: "admission", CommonName: AdmissionUser, Client: true}, &k.AdmissionClient},
 		{k.CA, dir, pki.Spec{Name: "admission-webhook-client", CommonName: AdmissionWebhookClientUser, Client: true}, &k.AdmissionWebhookClient},
+		{k.CA, dir, pki.Spec{Name: "router", CommonName: RouterUser, Client: true}, &k.Router},
+		{k.CA, dir, pki.Spec{Name: "router-default", CommonName: "*." + c.RouterSuffix(), Server: true,
+			DNSNames: []string{"*." + c.RouterSuffix(), c.RouterSuffix()}}, &k.RouterServing},
 		{k.CA, dir, pki.Spec{Name: "apiserver-token-webhook-client", CommonName: oauth.WebhookUser, Client: true}, &k.OAuthWebhookClient},
 	}
 	for _, i := range issue {

@@ -119,7 +119,7 @@ type Port struct {
 func (c *Config) Ports() []Port {
 	node := c.NodeIP.String()
 	hp := func(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
-	return []Port{
+	ports := []Port{
 		{"etcd", "tcp", "127.0.0.1:2379"},
 		{"etcd", "tcp", "127.0.0.1:2380"},
 		{KubeAPIServer, "tcp", hp(node, c.APIServerPort)},
@@ -136,6 +136,11 @@ func (c *Config) Ports() []Port {
 		{OAuthServer, "tcp", hp(node, OAuthPort)},
 		{"admission", "tcp", hp(node, AdmissionPort)},
 	}
+	if c.Router {
+		ports = append(ports, Port{"router", "tcp", hp(node, c.RouterHTTPPort)}, Port{"router", "tcp", hp(node, c.RouterHTTPSPort)},
+			Port{"router", "tcp", hp("127.0.0.1", RouterStatsPort)})
+	}
+	return ports
 }
 
 // CheckPorts binds and releases every address, so that a port in use is reported before anything starts.

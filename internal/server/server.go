@@ -52,6 +52,9 @@ type Host interface {
 	// Admission serves Gantry's admission webhooks; ready is called once they answer over TLS
 	// and kube-apiserver has their configuration.
 	Admission(ctx context.Context, ready func()) error
+	// Router runs Gantry's router on the node IP; ready is called once it serves its first routing
+	// table.
+	Router(ctx context.Context, ready func()) error
 	// RemovePods removes every pod sandbox once the kubelet has stopped.
 	RemovePods(ctx context.Context) error
 }
@@ -91,6 +94,7 @@ const (
 	svcOAuth       = OAuthServer
 	svcControllers = "controllers"
 	svcAdmission   = "admission"
+	svcRouter      = "router"
 )
 
 // Prepare writes the certificates, kubeconfigs and component configuration files. It is idempotent.
@@ -174,7 +178,7 @@ func (s *Server) Services() ([]service.Service, error) {
 		}
 	}
 	etcdCfg := c.etcdConfig(k)
-	return []service.Service{
+	svcs := []service.Service{
 		{Name: svcEtcd, Run: func(ctx context.Context, ready func()) error { return s.Exec.Etcd(ctx, etcdCfg, ready) }},
 		s.probed(svcAPIServer, []string{svcEtcd}, func(ctx context.Context) error {
 			return s.Exec.APIServer(ctx, args[KubeAPIServer], c.apiServerHandlers())
@@ -196,7 +200,12 @@ func (s *Server) Services() ([]service.Service, error) {
 		// The webhooks read image streams; the system namespaces never go through them, so the
 		// bootstrap and DNS do not wait for them.
 		{Name: svcAdmission, Needs: []string{svcOpenShift}, Run: s.Host.Admission},
-	}, nil
+	}
+	if c.Router {
+		// Routes are served by the OpenShift API; nothing of the cluster's own start needs the router.
+		svcs = append(svcs, service.Service{Name: svcRouter, Needs: []string{svcOpenShift}, Run: s.Host.Router})
+	}
+	return svcs, nil
 }
 
 func withStop(svc service.Service, stop func(context.Context) error) service.Service {

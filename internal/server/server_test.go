@@ -206,6 +206,10 @@ func (h fakeHost) Admission(ctx context.Context, ready func()) error {
 	return h.w.component(ctx, "admission", ready)
 }
 
+func (h fakeHost) Router(ctx context.Context, ready func()) error {
+	return h.w.component(ctx, "router", ready)
+}
+
 func (h fakeHost) RemovePods(context.Context) error {
 	h.w.add("remove-pods")
 	h.w.mu.Lock()
@@ -233,7 +237,7 @@ func (s *syncBuffer) String() string {
 
 var allServices = []string{"etcd", server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler,
 	"bootstrap", "registry", "images", server.Containerd, server.Kubelet, server.KubeProxy, "dns",
-	server.OpenShiftAPIServer, server.OAuthServer, "controllers", "admission"}
+	server.OpenShiftAPIServer, server.OAuthServer, "controllers", "admission", "router"}
 
 const (
 	testSelf       = "/opt/test/bin/gantry"
@@ -552,6 +556,7 @@ var startDependencies = []struct{ dependency, dependent string }{
 	{server.OpenShiftAPIServer, server.OAuthServer},           // users, identities and tokens live there
 	{"bootstrap", "controllers"},
 	{server.OpenShiftAPIServer, "admission"}, // the image lookup webhook reads image streams
+	{server.OpenShiftAPIServer, "router"},    // routes are OpenShift API objects
 }
 
 // The system namespaces never go through Gantry's webhooks, so the cluster's own start must not
@@ -913,5 +918,31 @@ func TestAdmissionWebhookClientConfig(t *testing.T) {
 	user, ok := kc.AuthInfos["10.127.0.1:8446"]
 	if !ok || !strings.HasSuffix(user.ClientCertificate, "admission-webhook-client.crt") {
 		t.Errorf("webhook kubeconfig users %v, want 10.127.0.1:8446 with the admission-webhook-client certificate", kc.AuthInfos)
+	}
+}
+
+// The router serves applications: no service of the cluster's own start waits for it, and
+// --router=false leaves it out.
+func TestRouterIsALeafAndCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newServer(t, nil)
+	svcs, err := s.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range svcs {
+		if slices.Contains(svc.Needs, "router") {
+			t.Errorf("%s needs the router", svc.Name)
+		}
+	}
+	off, _, _ := newServer(t, func(c *server.Config) { c.Router = false })
+	svcs, err = off.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range svcs {
+		if svc.Name == "router" {
+			t.Error("the router runs with Router false")
+		}
 	}
 }

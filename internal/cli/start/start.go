@@ -77,6 +77,10 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	f.DurationVar(&c.ScheduledImportInterval, "scheduled-image-import-interval", c.ScheduledImportInterval, "How often image stream tags with importPolicy.scheduled are imported again")
 	f.StringVar(&c.ProjectRequestTemplate, "project-request-template", "", "NAMESPACE/NAME of a Template that new projects are made from, instead of the built-in one")
 	f.StringVar(&c.OAuthConfigFile, "oauth-config", "", "File with the identity providers and token settings (the oauthConfig stanza of an OpenShift 3 master-config.yaml); default: an htpasswd file in the data directory with a generated admin password")
+	f.BoolVar(&c.Router, "router", c.Router, "Run the router on the node IP, serving routes (--router=false to run none, e.g. to run `gantry router` yourself)")
+	f.IntVar(&c.RouterHTTPPort, "router-http-port", c.RouterHTTPPort, "The router's HTTP port on the node IP")
+	f.IntVar(&c.RouterHTTPSPort, "router-https-port", c.RouterHTTPSPort, "The router's HTTPS port on the node IP")
+	f.StringVar(&c.RoutingSuffix, "routing-suffix", "", "Subdomain of generated route hosts (<route>-<namespace>.<suffix>), covered by the router's default certificate; default apps.<node-ip>.nip.io")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "Serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off by default")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log level of Gantry and the embedded components (logs go to <data-dir>/logs)")
 	for _, comp := range []string{server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler, server.Kubelet, server.KubeProxy, server.Containerd} {
@@ -229,8 +233,19 @@ Gantry is ready (%.1fs).
   Node:        %s at %s; pods %s, services %s
   DNS:         %s (*.%s), served at %s:53
   Registry:    %s (Gantry's images: %s)
+  Router:      %s
   Data, logs:  %s, %s
 Try: gantry kubectl get nodes,pods -A
 `, took.Seconds(), c.APIServerURL(), server.AdminKubeconfig(c.DataDir), c.NodeName, c.NodeIP, c.PodCIDR, c.ServiceCIDR,
-		c.DNSIP(), c.ClusterDomain, c.NodeIP, c.RegistryAddr, c.PauseImage(), c.DataDir, filepath.Join(c.DataDir, "logs"))
+		c.DNSIP(), c.ClusterDomain, c.NodeIP, c.RegistryAddr, c.PauseImage(), routerLine(c), c.DataDir, filepath.Join(c.DataDir, "logs"))
+}
+
+// routerLine describes the node's router for the banner.
+func routerLine(c *server.Config) string {
+	if !c.Router {
+		return fmt.Sprintf("off (--router=false); generated route hosts end in .%s", c.RouterSuffix())
+	}
+	ip := c.NodeIP.String()
+	return fmt.Sprintf("http://%s https://%s, routes at *.%s",
+		net.JoinHostPort(ip, fmt.Sprint(c.RouterHTTPPort)), net.JoinHostPort(ip, fmt.Sprint(c.RouterHTTPSPort)), c.RouterSuffix())
 }
