@@ -8,6 +8,7 @@ command -v runc >/dev/null || [ -x /usr/sbin/runc ] || need+=(runc)
 command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v conntrack >/dev/null || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
 { [ -x /usr/sbin/slapd ] && command -v ldapadd >/dev/null; } || need+=(slapd ldap-utils) # LDAP identity provider tests
+command -v testssl >/dev/null || need+=(testssl.sh) # router TLS checks (internal/router/front)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
