@@ -13,8 +13,8 @@ import (
 
 	"github.com/summerwind/h2spec/config"
 	"github.com/summerwind/h2spec/generic"
-	h2spechttp2 "github.com/summerwind/h2spec/http2"
 	"github.com/summerwind/h2spec/hpack"
+	h2spechttp2 "github.com/summerwind/h2spec/http2"
 	"github.com/summerwind/h2spec/spec"
 )
 
@@ -23,10 +23,10 @@ import (
 // test fails on any other failing case, and on an accepted case that
 // starts passing (so the list does not rot).
 var h2specAccepted = map[string]acceptance{
-	"http2/6.5.3/1": {why: "net/http's framer treats a SETTINGS frame that repeats a setting as a PROTOCOL_ERROR and closes the connection, where RFC 9113 section 6.5.3 says to apply the values in order; no option changes it"},
+	"http2/6.5.3/1":   {why: "net/http's framer treats a SETTINGS frame that repeats a setting as a PROTOCOL_ERROR and closes the connection, where RFC 9113 section 6.5.3 says to apply the values in order; no option changes it"},
 	"http2/8.1.2.2/1": {why: "net/http answers a request with a connection-specific header (Connection, Transfer-Encoding, ...) with 400 instead of RST_STREAM PROTOCOL_ERROR; the request never reaches the handler, which is what matters for HTTP/2 to HTTP/1 downgrade smuggling"},
 	"http2/8.1.2.2/2": {why: "as 8.1.2.2/1, for TE other than trailers: net/http answers 400 and the handler never sees the request"},
-	"http2/3.5/2": {only: "h2c", why: "the plain port serves HTTP/1.1 too, so bytes that are not the h2 preface are an HTTP/1.1 request, answered 400 by the guard before the connection closes, not a silent close"},
+	"http2/3.5/2":     {only: "h2c", why: "the plain port serves HTTP/1.1 too, so bytes that are not the h2 preface are an HTTP/1.1 request, answered 400 by the guard before the connection closes, not a silent close"},
 }
 
 // acceptance is why a failure is accepted; only limits it to one run.
