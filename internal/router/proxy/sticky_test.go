@@ -17,7 +17,9 @@ func TestStickyCookieIsOpaqueAndSticks(t *testing.T) {
 	r.Annotations = map[string]string{"haproxy.router.openshift.io/balance": "roundrobin", "router.openshift.io/cookie_name": "app_session"}
 	r.Spec.TLS = &routev1.TLSConfig{Termination: routev1.TLSTerminationEdge, InsecureEdgeTerminationPolicy: routev1.InsecureEdgeTerminationPolicyAllow}
 	p, _ := newProxy(t, Config{})
-	tab := func(b ...*backend) { p.Update(buildTable(t, []*routev1.Route{r}, services{"p/web": svc(port, addrs(b...)...)})) }
+	tab := func(b ...*backend) {
+		p.Update(buildTable(t, []*routev1.Route{r}, services{"p/web": svc(port, addrs(b...)...)}))
+	}
 	tab(bs...)
 
 	first := do(p, "GET", "https://s.example.com/", nil)
