@@ -104,15 +104,6 @@ func TestRemovedEndpointDrains(t *testing.T) {
 			fmt.Fprintf(w, "backend %d", b.id)
 		})
 	}, nil)
-	var conns atomic.Int64
-	bs[0].srv.ConnState = func(_ netConn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			conns.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			conns.Add(-1)
-		}
-	}
 	r := balanced("dr", "roundrobin")
 	p, _ := newProxy(t, Config{})
 	p.Update(buildTable(t, []*routev1.Route{r}, services{"p/web": svc(port, bs[0].addr)}))
@@ -129,5 +120,5 @@ func TestRemovedEndpointDrains(t *testing.T) {
 	if got := <-done; got.code != 200 || got.body != "backend 1" {
 		t.Fatalf("in-flight request to the removed endpoint: %d %q", got.code, got.body)
 	}
-	waitFor(t, func() bool { return conns.Load() == 0 }, "the removed endpoint's connection to close")
+	waitFor(t, func() bool { return bs[0].conns.Load() == 0 }, "the removed endpoint's connection to close")
 }
