@@ -1,0 +1,213 @@
+package proxy
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	routev1 "github.com/openshift/api/route/v1"
+
+	"github.com/gantry-dev/gantry/internal/router/model"
+)
+
+// state is one compiled Table: what ServeHTTP reads, through one atomic
+// load, for the whole of a request. It is never modified after Update
+// stores it.
+type state struct {
+	exact     map[string][]*routeState // host → routes, most specific path first
+	wildcard  map[string][]*routeState // subdomain → routes
+	endpoints map[endpointKey]*endpoint
+	carried   map[string]*carried // by route namespace/name
+}
+
+// routeState is one admitted route with everything a request to it needs.
+type routeState struct {
+	route *model.Route
+	key   string // namespace/name
+	pool  *pool
+	// plain and secure say whether the route serves requests that came
+	// over plain HTTP and over TLS; redirect that plain ones get a 302 to
+	// https instead.
+	plain, secure, redirect bool
+	timeout                 time.Duration
+	hsts                    []string // Strict-Transport-Security value, nil for none
+	allowed                 []netip.Prefix
+	cookieName              string // "" when cookies are off
+	limiter                 *limiter
+	metrics                 *routeMetrics
+}
+
+// carried is the per-route state that outlives a Table swap.
+type carried struct {
+	rr      *atomic.Uint64
+	limits  model.RateLimit
+	limiter *limiter
+	metrics *routeMetrics
+}
+
+// lookup finds the route of a request as OpenShift's router does: the
+// exact host's routes, then the wildcard routes of its subdomain, most
+// specific path first, among the routes that serve the request's scheme.
+func (s *state) lookup(host, path string, secure bool) *routeState {
+	if rs := match(s.exact[host], path, secure); rs != nil {
+		return rs
+	}
+	for i := 0; i < len(host); i++ {
+		if host[i] == '.' {
+			if i == 0 {
+				return nil
+			}
+			return match(s.wildcard[host[i+1:]], path, secure)
+		}
+	}
+	return nil
+}
+
+func match(rss []*routeState, path string, secure bool) *routeState {
+	for _, rs := range rss {
+		if (secure && !rs.secure) || (!secure && !rs.plain) {
+			continue
+		}
+		if rs.route.MatchesPath(path) {
+			return rs
+		}
+	}
+	return nil
+}
+
+// compile turns a Table into a state, reusing the endpoints and carried
+// route state of the previous one.
+func (p *Proxy) compile(t *model.Table, prev *state) *state {
+	st := &state{
+		exact:     map[string][]*routeState{},
+		wildcard:  map[string][]*routeState{},
+		endpoints: map[endpointKey]*endpoint{},
+		carried:   map[string]*carried{},
+	}
+	if t == nil || t.Routes == nil {
+		return st
+	}
+	var prevEPs map[endpointKey]*endpoint
+	var prevCarried map[string]*carried
+	if prev != nil {
+		prevEPs, prevCarried = prev.endpoints, prev.carried
+	}
+	var ws []weighted
+	compileRoute := func(r *model.Route) *routeState {
+		key := r.Key()
+		c := prevCarried[key]
+		if c == nil {
+			c = &carried{rr: new(atomic.Uint64)}
+			if p.metrics != nil {
+				c.metrics = p.metrics.route(r.Namespace, r.Name)
+			}
+		}
+		var limits model.RateLimit
+		if r.Options.RateLimit != nil {
+			limits = *r.Options.RateLimit
+		}
+		if c.limiter == nil || c.limits != limits {
+			c.limits, c.limiter = limits, nil
+			if limits.ConcurrentTCP > 0 || limits.RateHTTP > 0 {
+				c.limiter = newLimiter(limits)
+			}
+		}
+		st.carried[key] = c
+
+		rs := &routeState{
+			route: r, key: key, timeout: r.Options.Timeout,
+			allowed: r.Options.AllowedSources, limiter: c.limiter, metrics: c.metrics,
+		}
+		if r.Options.HSTSHeader != "" {
+			rs.hsts = []string{r.Options.HSTSHeader}
+		}
+		if rs.timeout <= 0 {
+			rs.timeout = p.cfg.ServerTimeout
+		}
+		pol := r.InsecureEdgeTerminationPolicy
+		switch r.Termination {
+		case "":
+			rs.plain = true
+		case routev1.TLSTerminationEdge, routev1.TLSTerminationReencrypt:
+			rs.secure = true
+			rs.plain = pol == routev1.InsecureEdgeTerminationPolicyAllow || pol == routev1.InsecureEdgeTerminationPolicyRedirect
+			rs.redirect = pol == routev1.InsecureEdgeTerminationPolicyRedirect
+		case routev1.TLSTerminationPassthrough:
+			rs.plain = pol == routev1.InsecureEdgeTerminationPolicyRedirect
+			rs.redirect = rs.plain
+		}
+		if !r.Options.DisableCookies && r.Termination != routev1.TLSTerminationPassthrough {
+			rs.cookieName = r.Options.CookieName
+		}
+
+		ws = ws[:0]
+		for _, b := range r.Backends {
+			if b.Weight <= 0 {
+				continue
+			}
+			ep := t.Backend(r, b.Service)
+			if ep == nil {
+				continue
+			}
+			share := int64(b.Weight) * weightScale / int64(len(ep.Addrs))
+			if share < 1 {
+				share = 1
+			}
+			for _, a := range ep.Addrs {
+				k := endpointKey{addr: netip.AddrPortFrom(a.Unmap(), uint16(ep.Port))}
+				if r.Termination == routev1.TLSTerminationReencrypt {
+					k.serverName = b.Service + "." + r.Namespace + ".svc"
+					k.roots = r.DestinationCAs
+					if k.roots == nil {
+						k.roots = p.cfg.RootCAs
+					}
+				}
+				e := st.endpoints[k]
+				if e == nil {
+					if e = prevEPs[k]; e == nil || e.removed.Load() {
+						e = p.newEndpoint(k)
+					}
+					st.endpoints[k] = e
+				}
+				ws = append(ws, weighted{ep: e, weight: share})
+			}
+		}
+		rs.pool = newPool(ws, r.Options.Balance, c.rr)
+		return rs
+	}
+	compiled := make(map[*model.Route]*routeState, t.Routes.Len())
+	get := func(r *model.Route) *routeState {
+		rs := compiled[r]
+		if rs == nil {
+			rs = compileRoute(r)
+			compiled[r] = rs
+		}
+		return rs
+	}
+	for _, h := range t.Routes.Hosts() {
+		routes := t.Routes.Host(h)
+		rss := make([]*routeState, len(routes))
+		for i, r := range routes {
+			rss[i] = get(r)
+		}
+		st.exact[h] = rss
+	}
+	for _, d := range t.Routes.WildcardDomains() {
+		routes := t.Routes.WildcardDomain(d)
+		rss := make([]*routeState, len(routes))
+		for i, r := range routes {
+			rss[i] = get(r)
+		}
+		st.wildcard[d] = rss
+	}
+	return st
+}
+
+func (p *Proxy) newEndpoint(k endpointKey) *endpoint {
+	e := &endpoint{key: k, hostport: k.addr.String(), scheme: "http", cookie: p.cookieValue(k)}
+	if k.serverName != "" {
+		e.scheme = "https"
+	}
+	e.transport = newTransport(&p.cfg, k)
+	return e
+}
