@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -42,7 +43,9 @@ type Options struct {
 	MapMode MapMode
 	// Threads is haproxy's nbthread; 0 means 2.
 	Threads int
-	// MaxConn is the global connection limit; 0 means 20000.
+	// MaxConn is the global connection limit; 0 means 20000, or less when
+	// the open-file limit would not allow haproxy two descriptors per
+	// connection (it refuses to start then).
 	MaxConn int
 	// SlotStep is how many server slots a route's service gets at a time:
 	// endpoints are written into free slots through the runtime API, and
@@ -114,7 +117,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.Threads = 2
 	}
 	if o.MaxConn == 0 {
-		o.MaxConn = 20000
+		o.MaxConn = defaultMaxConn()
 	}
 	if o.SlotStep == 0 {
 		o.SlotStep = 4
@@ -149,4 +152,15 @@ func (o Options) StatsBind() string {
 		return "127.0.0.1"
 	}
 	return o.BindAddress
+}
+
+// defaultMaxConn is 20000 connections, or what the open-file limit allows
+// at two descriptors each with some to spare.
+func defaultMaxConn() int {
+	n := 20000
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < 1<<31 {
+		n = min(n, int(lim.Max)/2-1000)
+	}
+	return max(n, 256)
 }

@@ -61,8 +61,9 @@ frontend public
 {{lookup false "txn.backend" "os_http_be"}}
   use_backend %[var(txn.backend)] if { var(txn.backend) -m found }
 {{- else}}
-  http-request redirect scheme https if { base,map_reg({{path "os_route_http_redirect.map"}}) -m found }
-  use_backend %[base,map_reg({{path "os_http_be.map"}})]
+{{template "regexbase"}}
+  http-request redirect scheme https if { var(txn.base),map_reg({{path "os_route_http_redirect.map"}}) -m found }
+  use_backend %[var(txn.base),map_reg({{path "os_http_be.map"}})]
 {{- end}}
   default_backend openshift_default
 
@@ -70,14 +71,15 @@ frontend public_ssl
   bind {{.Opt.BindAddress}}:{{.Opt.HTTPSPort}}
   mode tcp
   tcp-request inspect-delay 5s
-  tcp-request content accept if { req_ssl_hello_type 1 }
   acl sni req.ssl_sni -m found
 {{- if .Exact}}
-  tcp-request content set-var(txn.sni) req.ssl_sni,lower
+  tcp-request content set-var(txn.sni) req.ssl_sni,lower if sni
   tcp-request content set-var(txn.backend) var(txn.sni),map_str({{path "os_tcp_be.str.map"}}) if sni
   tcp-request content set-var(txn.backend) var(txn.sni),regsub(^[^.]*,*),map_str({{path "os_tcp_be.str.map"}}) if sni !{ var(txn.backend) -m found }
+  tcp-request content accept if { req_ssl_hello_type 1 }
   use_backend %[var(txn.backend)] if { var(txn.backend) -m found }
 {{- else}}
+  tcp-request content accept if { req_ssl_hello_type 1 }
   use_backend %[req.ssl_sni,lower,map_reg({{path "os_tcp_be.map"}})] if sni { req.ssl_sni,lower,map_reg({{path "os_tcp_be.map"}}) -m found }
 {{- end}}
   use_backend be_sni if sni
@@ -164,9 +166,17 @@ const tlsLookupTemplate = `{{define "tlslookup"}}
 {{lookup true "txn.backend" "os_edge_reencrypt_be"}}
   use_backend %[var(txn.backend)] if { var(txn.backend) -m found }
 {{- else}}
-  use_backend %[base,map_reg({{path "os_edge_reencrypt_be.map"}})]
+{{template "regexbase"}}
+  use_backend %[var(txn.base),map_reg({{path "os_edge_reencrypt_be.map"}})]
 {{- end}}
 {{- end}}`
+
+// regexBaseTemplate is the key of the regex maps: HAProxy's base (Host
+// header and path) with the host lowercased, as host names compare.
+// OpenShift matched base as it came, so WWW.example.com missed the route
+// of www.example.com.
+const regexBaseTemplate = `{{define "regexbase"}}  http-request set-var(txn.path) path
+  http-request set-var(txn.base) req.hdr(host),lower,concat(,txn.path,){{end}}`
 
 // renderData is the template's data: the view and whether to leave the
 // runtime-settable parts of the servers out.
@@ -179,7 +189,7 @@ var tmpl = template.Must(template.New("haproxy.cfg").Funcs(template.FuncMap{
 	"ms":     func(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) },
 	"path":   func(string) string { panic("replaced per render") },
 	"lookup": func(bool, string, string) string { panic("replaced per render") },
-}).Parse(configTemplate + tlsLookupTemplate))
+}).Parse(configTemplate + tlsLookupTemplate + regexBaseTemplate))
 
 // render writes haproxy.cfg for the view.
 func (v *view) render(structural bool) ([]byte, error) {
