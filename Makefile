@@ -45,11 +45,12 @@ vet: ## go vet and gofmt
 	$(GO) vet ./...
 
 .PHONY: bench
-bench: deps build ## Benchmarks (bench/startup, bench/api, bench/auth, bench/registry), results in bench/results/
+bench: deps build ## Benchmarks (bench/startup, bench/api, bench/auth, bench/registry, bench/router), results in bench/results/
 	$(GO) run ./bench/startup -gantry $(CURDIR)/$(BIN) -runs 3
 	$(GO) run ./bench/api -gantry $(CURDIR)/$(BIN) -n 1000,10000 -concurrency 16
 	$(GO) run ./bench/auth -gantry $(CURDIR)/$(BIN)
 	$(GO) run ./bench/registry -gantry $(CURDIR)/$(BIN)
+	$(GO) run ./bench/router -gantry $(CURDIR)/$(BIN)
 
 .PHONY: clean
 clean: ## Remove build output (never the Go build cache)

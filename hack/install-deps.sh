@@ -7,7 +7,10 @@ command -v runc >/dev/null || [ -x /usr/sbin/runc ] || need+=(runc)
 [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
 command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v conntrack >/dev/null || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy) # the router's HAProxy data plane and bench/router
+command -v wrk >/dev/null || need+=(wrk)                                         # bench/router's load generator
 { [ -x /usr/sbin/slapd ] && command -v ldapadd >/dev/null; } || need+=(slapd ldap-utils) # LDAP identity provider tests
+command -v testssl >/dev/null || need+=(testssl.sh) # router TLS checks (internal/router/front)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -154,6 +154,10 @@ func New(cfg Config) (*Front, error) {
 	h2conf := &http.HTTP2Config{
 		// A peer that does not take bytes for this long is gone.
 		WriteByteTimeout: cfg.ClientTimeout,
+		// The protocol's default frame size (RFC 9113 section 4.2), as
+		// HAProxy uses, rather than Go's 1 MiB: a frame is buffered
+		// whole before it is checked.
+		MaxReadFrameSize: 16 << 10,
 	}
 	plainProtocols := new(http.Protocols)
 	plainProtocols.SetHTTP1(true)

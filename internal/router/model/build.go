@@ -360,7 +360,7 @@ func (b *Builder) route(c *candidate) *Route {
 		}
 	}
 	if c.tls != nil {
-		rt.Certificate, rt.DestinationCAs = c.tls.cert, c.tls.destinationCAs
+		rt.Certificate, rt.DestinationCAs, rt.DestinationCAPEM = c.tls.cert, c.tls.destinationCAs, c.tls.destinationCAPEM
 	}
 	if r.Spec.Port != nil {
 		p := r.Spec.Port.TargetPort

@@ -1,7 +1,9 @@
 package model
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -169,6 +171,9 @@ func TestTLSRoutesCarryServingChainAndDestinationCAs(t *testing.T) {
 	}
 	if _, err := p.leaf("backend.svc", "ca1").cert.Verify(x509.VerifyOptions{Roots: r.DestinationCAs}); err == nil {
 		t.Error("a backend certificate of another CA verifies against the destination CAs")
+	}
+	if blk, _ := pem.Decode(r.DestinationCAPEM); blk == nil || !bytes.Equal(blk.Bytes, p.ca("ca2").cert.Raw) {
+		t.Errorf("DestinationCAPEM is not the destination CA's certificate: %q", r.DestinationCAPEM)
 	}
 }
 

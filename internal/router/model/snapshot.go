@@ -38,6 +38,10 @@ type Route struct {
 	// DestinationCAs verify the backend's certificate on reencrypt routes;
 	// nil means the system roots (the service CA in a cluster).
 	DestinationCAs *x509.CertPool
+	// DestinationCAPEM is DestinationCAs as PEM certificates, for data
+	// planes that cannot use a CertPool (HAProxy's ca-file); nil with nil
+	// DestinationCAs.
+	DestinationCAPEM []byte
 	// Backends are spec.to then spec.alternateBackends, with their weights
 	// (0 to 256; a weight of 0 takes no traffic).
 	Backends []Backend

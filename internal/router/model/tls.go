@@ -17,7 +17,11 @@ import (
 type tlsMaterial struct {
 	cert           *tls.Certificate // nil: serve the router's default certificate
 	destinationCAs *x509.CertPool   // reencrypt only; nil: the system roots
-	err            string           // non-empty: ExtendedValidationFailed
+	// destinationCAPEM is the PEM the pool was made of: data planes that
+	// verify backends outside Go (HAProxy's ca-file) need the certificates
+	// themselves, which a CertPool does not give back.
+	destinationCAPEM []byte
+	err              string // non-empty: ExtendedValidationFailed
 }
 
 // tlsKey identifies TLS material by content, so a Builder parses each
@@ -58,6 +62,7 @@ func parseTLS(t *routev1.TLSConfig, now time.Time) *tlsMaterial {
 			m.destinationCAs = x509.NewCertPool()
 			for _, c := range certs {
 				m.destinationCAs.AddCert(c)
+				m.destinationCAPEM = append(m.destinationCAPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 			}
 		}
 	}
@@ -95,7 +100,7 @@ func parseTLS(t *routev1.TLSConfig, now time.Time) *tlsMaterial {
 		m.cert = &pair
 	}
 	if len(problems) > 0 {
-		m.cert, m.destinationCAs = nil, nil
+		m.cert, m.destinationCAs, m.destinationCAPEM = nil, nil, nil
 		m.err = strings.Join(problems, "; ")
 	}
 	return m

@@ -34,8 +34,10 @@ type backend struct {
 	id   int
 	addr netip.Addr
 	hits atomic.Int64
-	srv  *http.Server
-	ln   net.Listener
+	// conns counts the backend's open client connections.
+	conns atomic.Int64
+	srv   *http.Server
+	ln    net.Listener
 	// last holds the headers of the last request it got.
 	mu   sync.Mutex
 	last http.Header
@@ -88,7 +90,7 @@ func startBackends(t *testing.T, n int, h func(b *backend) http.Handler, tlsCfg 
 				b.last = r.Header.Clone()
 				b.mu.Unlock()
 				handler.ServeHTTP(w, r)
-			})}
+			}), ConnState: b.connState}
 			if tlsCfg != nil {
 				ln = tls.NewListener(ln, tlsCfg)
 			}
@@ -100,6 +102,15 @@ func startBackends(t *testing.T, n int, h func(b *backend) http.Handler, tlsCfg 
 	}
 	t.Fatal("no free port on 127.0.0.1-n")
 	return 0, nil
+}
+
+func (b *backend) connState(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		b.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		b.conns.Add(-1)
+	}
 }
 
 // stop closes a backend's listener and connections: it then refuses
@@ -114,7 +125,7 @@ func (b *backend) restart(t *testing.T, port int32) {
 		t.Fatalf("restart backend %d: %v", b.id, err)
 	}
 	h := b.srv.Handler
-	b.srv = &http.Server{Handler: h}
+	b.srv = &http.Server{Handler: h, ConnState: b.connState}
 	go b.srv.Serve(ln)
 	t.Cleanup(func() { b.srv.Close() })
 }
@@ -261,3 +272,21 @@ func (ca *testCA) serverTLS(t *testing.T, dnsName string) *tls.Config {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }
+
+type netConn = net.Conn
+
+var dialer net.Dialer
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var netipLoopback = netip.MustParseAddr("127.0.0.1")

@@ -120,7 +120,11 @@ func (p *Proxy) Update(t *model.Table) {
 	for k, e := range prev.endpoints {
 		if st.endpoints[k] != e {
 			e.removed.Store(true)
-			e.transport.CloseIdleConnections()
+			// With requests in flight the last one to finish closes the
+			// pool (release): closing now would also cancel their dials.
+			if e.active.Load() == 0 {
+				e.transport.CloseIdleConnections()
+			}
 		}
 	}
 	for k, c := range prev.carried {
@@ -265,10 +269,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rs *routeState, 
 		}
 		p.release(ep)
 		var de *dialError
-		if !errors.As(err, &de) {
-			break
+		switch {
+		case errors.As(err, &de):
+			ep.markDown(p.mono())
+		case ep.removed.Load() && errors.Is(err, context.Canceled) && r.Context().Err() == nil && !wd.fired.Load():
+			// The endpoint left the Table and its pool was closed while
+			// this request, routed just before, was connecting to it.
+		default:
+			attempt = 1 // not retried
 		}
-		ep.markDown(p.mono())
 		if attempt > 0 || (body != nil && body.n > 0) || wd.ctx.Err() != nil {
 			break
 		}
@@ -343,11 +352,10 @@ func outURL(r *http.Request) *url.URL {
 	return u
 }
 
-// release ends an endpoint's request; an endpoint that left the Table
-// closes the connection the request leaves idle.
+// release ends an endpoint's request; the last request of an endpoint that
+// left the Table closes the connections it leaves idle.
 func (p *Proxy) release(e *endpoint) {
-	e.active.Add(-1)
-	if e.removed.Load() {
+	if e.active.Add(-1) == 0 && e.removed.Load() {
 		e.transport.CloseIdleConnections()
 	}
 }
