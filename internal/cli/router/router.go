@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -39,6 +40,8 @@ type Options struct {
 	AllowWildcard      bool
 	DefaultCertificate string
 	Backend            string
+	HAProxyDir         string
+	HAProxyMap         string
 	AccessLog          bool
 }
 
@@ -102,7 +105,7 @@ ROUTER_CANONICAL_HOSTNAME); a flag given wins.`,
 			out := cmd.OutOrStdout()
 			return r.Run(cmd.Context(), func() {
 				fmt.Fprintf(out, "Router %q serving HTTP on %s and HTTPS on %s", o.Name, r.HTTPAddr(), r.HTTPSAddr())
-				if a := r.StatsAddr(); a != nil {
+				if a := r.StatsAddr(); a != "" {
 					fmt.Fprintf(out, " (/healthz and /metrics on %s)", a)
 				}
 				fmt.Fprintln(out)
@@ -123,6 +126,8 @@ ROUTER_CANONICAL_HOSTNAME); a flag given wins.`,
 	f.BoolVar(&o.AllowWildcard, "allow-wildcard-routes", false, "Admit routes with wildcardPolicy Subdomain [ROUTER_ALLOW_WILDCARD_ROUTES]")
 	f.StringVar(&o.DefaultCertificate, "default-certificate", "", "PEM file with the certificate (and chain) and private key served for names no route has a certificate for; default: a self-signed *.<subdomain> made at start [DEFAULT_CERTIFICATE_PATH]")
 	f.StringVar(&o.Backend, "backend", o.Backend, "Data plane: gantry (Gantry's proxy) or haproxy")
+	f.StringVar(&o.HAProxyDir, "haproxy-dir", "", "With --backend=haproxy: directory for haproxy's configuration, maps, certificates and sockets (default: a directory under the system's temporary directory)")
+	f.StringVar(&o.HAProxyMap, "haproxy-map", "regex", "With --backend=haproxy: host lookup, regex (as OpenShift's template router) or exact")
 	f.BoolVar(&o.AccessLog, "access-log", false, "Log every request to stderr")
 	return cmd
 }
@@ -175,6 +180,15 @@ func (o *Options) Config() (run.Config, error) {
 		return c, err
 	}
 	c.Backend = o.Backend
+	if o.Backend == run.BackendHAProxy {
+		c.HAProxyDir, c.HAProxyMapMode = o.HAProxyDir, o.HAProxyMap
+		if c.HAProxyDir == "" {
+			c.HAProxyDir = filepath.Join(os.TempDir(), "gantry-router-haproxy-"+o.Name)
+		}
+		if o.HAProxyMap != "regex" && o.HAProxyMap != "exact" {
+			return c, fmt.Errorf("--haproxy-map %q: want regex or exact", o.HAProxyMap)
+		}
+	}
 	c.HTTPAddr = net.JoinHostPort(o.Bind, strconv.Itoa(o.HTTPPort))
 	c.HTTPSAddr = net.JoinHostPort(o.Bind, strconv.Itoa(o.HTTPSPort))
 	if o.StatsPort != 0 {

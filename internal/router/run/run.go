@@ -63,6 +63,10 @@ type Config struct {
 	AccessLog io.Writer
 	// Resync is the informers' resync period; 0 means none.
 	Resync time.Duration
+	// HAProxyDir is the haproxy backend's working directory (its
+	// configuration, maps, certificates and sockets); HAProxyMapMode is
+	// "regex" (OpenShift's template router, the default) or "exact".
+	HAProxyDir, HAProxyMapMode string
 }
 
 // Router is a router ready to Run: its ports are bound already, so a port
@@ -73,6 +77,7 @@ type Router struct {
 	writer    *status.Writer
 	proxy     *proxy.Proxy
 	front     *front.Front
+	haproxy   *haproxyPlane
 	registry  *prometheus.Registry
 	http      net.Listener
 	https     net.Listener
@@ -83,9 +88,7 @@ type Router struct {
 // New checks the configuration, builds the router and binds its ports.
 func New(cfg Config) (*Router, error) {
 	switch cfg.Backend {
-	case "", BackendGantry:
-	case BackendHAProxy:
-		return nil, errors.New("router: --backend=haproxy is not built in this version. Try: --backend=gantry")
+	case "", BackendGantry, BackendHAProxy:
 	default:
 		return nil, fmt.Errorf("router: unknown backend %q. Try: --backend=gantry or --backend=haproxy", cfg.Backend)
 	}
@@ -101,11 +104,22 @@ func New(cfg Config) (*Router, error) {
 	}
 	r := &Router{cfg: cfg, registry: prometheus.NewRegistry()}
 	r.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if r.proxy, err = proxy.New(proxy.Config{Metrics: r.registry, AccessLog: cfg.AccessLog, RootCAs: cfg.RootCAs, RouterName: cfg.Model.RouterName}); err != nil {
-		return nil, err
-	}
-	if r.front, err = front.New(front.Config{Handler: r.proxy, DefaultCertificate: cfg.DefaultCertificate}); err != nil {
-		return nil, err
+	var planes []model.Dataplane
+	if cfg.Backend == BackendHAProxy {
+		if r.haproxy, err = newHAProxy(cfg); err != nil {
+			return nil, err
+		}
+		planes = []model.Dataplane{r.haproxy}
+	} else {
+		if r.proxy, err = proxy.New(proxy.Config{Metrics: r.registry, AccessLog: cfg.AccessLog, RootCAs: cfg.RootCAs, RouterName: cfg.Model.RouterName}); err != nil {
+			return nil, err
+		}
+		if r.front, err = front.New(front.Config{Handler: r.proxy, DefaultCertificate: cfg.DefaultCertificate}); err != nil {
+			return nil, err
+		}
+		// The proxy before the front: a host the front lets through has
+		// its route in the proxy already.
+		planes = []model.Dataplane{r.proxy, r.front}
 	}
 	metrics, err := watch.NewMetrics(r.registry)
 	if err != nil {
@@ -123,10 +137,7 @@ func New(cfg Config) (*Router, error) {
 	}
 	if r.watcher, err = watch.New(watch.Config{
 		Routes: rf, Kube: kf, Builder: b, WatchNamespaces: cfg.Model.NamespaceSelector != "",
-		// The proxy before the front: a host the front lets through has its
-		// route in the proxy already.
-		Dataplanes: []model.Dataplane{r.proxy, r.front},
-		Status:     r.writer, Metrics: metrics,
+		Dataplanes: planes, Status: r.writer, Metrics: metrics,
 	}); err != nil {
 		return nil, err
 	}
@@ -137,13 +148,16 @@ func New(cfg Config) (*Router, error) {
 	return r, nil
 }
 
+// listen binds the ports; haproxy binds its own.
 func (r *Router) listen() error {
 	var err error
-	if r.http, err = listen("HTTP", r.cfg.HTTPAddr); err != nil {
-		return err
-	}
-	if r.https, err = listen("HTTPS", r.cfg.HTTPSAddr); err != nil {
-		return err
+	if r.haproxy == nil {
+		if r.http, err = listen("HTTP", r.cfg.HTTPAddr); err != nil {
+			return err
+		}
+		if r.https, err = listen("HTTPS", r.cfg.HTTPSAddr); err != nil {
+			return err
+		}
 	}
 	if r.cfg.StatsAddr != "" {
 		if r.stats, err = listen("stats", r.cfg.StatsAddr); err != nil {
@@ -171,15 +185,17 @@ func (r *Router) closeListeners() {
 	})
 }
 
-// HTTPAddr, HTTPSAddr and StatsAddr are the bound addresses (with the
-// ports chosen when :0 was asked for).
-func (r *Router) HTTPAddr() net.Addr  { return r.http.Addr() }
-func (r *Router) HTTPSAddr() net.Addr { return r.https.Addr() }
-func (r *Router) StatsAddr() net.Addr {
-	if r.stats == nil {
-		return nil
+// HTTPAddr, HTTPSAddr and StatsAddr are the addresses served (with the
+// ports chosen when :0 was asked for); StatsAddr is "" when off.
+func (r *Router) HTTPAddr() string  { return addrOf(r.http, r.cfg.HTTPAddr) }
+func (r *Router) HTTPSAddr() string { return addrOf(r.https, r.cfg.HTTPSAddr) }
+func (r *Router) StatsAddr() string { return addrOf(r.stats, r.cfg.StatsAddr) }
+
+func addrOf(l net.Listener, configured string) string {
+	if l == nil {
+		return configured
 	}
-	return r.stats.Addr()
+	return l.Addr().String()
 }
 
 // Healthy reports whether the router serves its routes: the first Table
@@ -187,6 +203,9 @@ func (r *Router) StatsAddr() net.Addr {
 func (r *Router) Healthy() bool {
 	select {
 	case <-r.watcher.Served():
+		if r.haproxy != nil {
+			return r.haproxy.started.Load()
+		}
 		return r.proxy.Ready()
 	default:
 		return false
@@ -200,7 +219,7 @@ func (r *Router) Healthy() bool {
 func (r *Router) Run(ctx context.Context, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	var wg sync.WaitGroup
 	goRun := func(name string, f func() error) {
 		wg.Add(1)
@@ -211,10 +230,15 @@ func (r *Router) Run(ctx context.Context, ready func()) error {
 			}
 		}()
 	}
+	if r.haproxy != nil {
+		r.haproxy.run(ctx, errc)
+	}
 	goRun("watch", func() error { return r.watcher.Run(ctx) })
 	goRun("status", func() error { r.writer.Run(ctx); return nil })
-	goRun("http", func() error { return ignoreClosed(r.front.ServeHTTP(r.http)) })
-	goRun("https", func() error { return ignoreClosed(r.front.ServeHTTPS(r.https)) })
+	if r.front != nil {
+		goRun("http", func() error { return ignoreClosed(r.front.ServeHTTP(r.http)) })
+		goRun("https", func() error { return ignoreClosed(r.front.ServeHTTPS(r.https)) })
+	}
 	var statsSrv *http.Server
 	if r.stats != nil {
 		statsSrv = &http.Server{Handler: r.statsHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -223,7 +247,7 @@ func (r *Router) Run(ctx context.Context, ready func()) error {
 	var err error
 	select {
 	case <-r.watcher.Served():
-		klog.InfoS("Router serving", "router", r.cfg.Model.RouterName, "http", r.http.Addr(), "https", r.https.Addr(), "routes", r.watcher.Table().Routes.Len())
+		klog.InfoS("Router serving", "router", r.cfg.Model.RouterName, "backend", r.cfg.Backend, "http", r.HTTPAddr(), "https", r.HTTPSAddr(), "routes", r.watcher.Table().Routes.Len())
 		if ready != nil {
 			ready()
 		}
@@ -237,14 +261,19 @@ func (r *Router) Run(ctx context.Context, ready func()) error {
 	cancel()
 	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
-	if serr := r.front.Shutdown(shutdown); serr != nil {
-		klog.V(2).InfoS("Router shutdown", "err", serr)
+	if r.front != nil {
+		if serr := r.front.Shutdown(shutdown); serr != nil {
+			klog.V(2).InfoS("Router shutdown", "err", serr)
+		}
 	}
 	if statsSrv != nil {
 		statsSrv.Close()
 	}
 	r.closeListeners()
 	wg.Wait()
+	if r.haproxy != nil {
+		r.haproxy.stop()
+	}
 	return err
 }
 

@@ -29,7 +29,25 @@ import (
 // over fake clients: the route is admitted in its status, served over HTTP
 // and HTTPS (with the default certificate), and /healthz and /metrics
 // answer.
-func TestRouterServesAndReportsHealth(t *testing.T) {
+func TestRouterServesAndReportsHealth(t *testing.T) { serveAndCheck(t, BackendGantry) }
+
+// TestHAProxyBackendServes is the same with --backend=haproxy (Debian's
+// haproxy must be installed).
+func TestHAProxyBackendServes(t *testing.T) { serveAndCheck(t, BackendHAProxy) }
+
+// freePort returns a loopback port nothing listens on (haproxy binds its
+// own ports, so it needs them fixed).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func serveAndCheck(t *testing.T, backendKind string) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "backend "+r.Host) }))
 	defer backend.Close()
 	port, _ := strconv.Atoi(backend.URL[strings.LastIndexByte(backend.URL, ':')+1:])
@@ -47,12 +65,16 @@ func TestRouterServesAndReportsHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Config{
+	cfg := Config{
 		Model:  model.Config{RouterName: "test", Subdomain: "apps.example.com"},
 		Kube:   kubefake.NewSimpleClientset(svc, es),
 		Routes: routes, HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", StatsAddr: "127.0.0.1:0",
-		DefaultCertificate: cert,
-	})
+		DefaultCertificate: cert, Backend: backendKind,
+	}
+	if backendKind == BackendHAProxy {
+		cfg.HTTPAddr, cfg.HTTPSAddr, cfg.HAProxyDir = freePort(t), freePort(t), t.TempDir()
+	}
+	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +118,10 @@ func TestRouterServesAndReportsHealth(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), resp
 	}
-	if code, body, _ := get(client(r.HTTPAddr().String()), "http://"+host+"/"); code != 200 || body != "backend "+host {
+	if code, body, _ := get(client(r.HTTPAddr()), "http://"+host+"/"); code != 200 || body != "backend "+host {
 		t.Errorf("HTTP: %d %q", code, body)
 	}
-	code, _, resp := get(client(r.HTTPSAddr().String()), "https://"+host+"/")
+	code, _, resp := get(client(r.HTTPSAddr()), "https://"+host+"/")
 	if code != http.StatusServiceUnavailable && code != http.StatusOK {
 		t.Errorf("HTTPS to a plain route: %d", code)
 	}
@@ -107,10 +129,10 @@ func TestRouterServesAndReportsHealth(t *testing.T) {
 		t.Errorf("HTTPS did not present the default certificate")
 	}
 	stats := &http.Client{Timeout: 10 * time.Second}
-	if code, body, _ := get(stats, "http://"+r.StatsAddr().String()+"/healthz"); code != 200 {
+	if code, body, _ := get(stats, "http://"+r.StatsAddr()+"/healthz"); code != 200 {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
-	if _, body, _ := get(stats, "http://"+r.StatsAddr().String()+"/metrics"); !strings.Contains(body, "gantry_router_table_rebuild_seconds") {
+	if _, body, _ := get(stats, "http://"+r.StatsAddr()+"/metrics"); !strings.Contains(body, "gantry_router_table_rebuild_seconds") {
 		t.Errorf("/metrics lacks the rebuild histogram")
 	}
 	// The router's verdict reaches the route's status.
@@ -147,7 +169,11 @@ func TestNewRefusesWhatItCannotServe(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"haproxy", func(c *Config) { c.Backend = BackendHAProxy }, "not built in this version"},
+		{"haproxy without a directory", func(c *Config) {
+			c.Backend = BackendHAProxy
+			c.HTTPAddr, c.HTTPSAddr = "127.0.0.1:8080", "127.0.0.1:8443"
+		}, "--haproxy-dir"},
+		{"haproxy on a random port", func(c *Config) { c.Backend = BackendHAProxy; c.HAProxyDir = t.TempDir() }, "needs a fixed port"},
 		{"unknown backend", func(c *Config) { c.Backend = "nginx" }, `unknown backend "nginx"`},
 		{"no certificate", func(c *Config) { c.DefaultCertificate = nil }, "default certificate is required"},
 		{"bad selector", func(c *Config) { c.Model.RouteSelector = "a in (" }, "route selector"},
