@@ -3,14 +3,18 @@ package watch
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	routev1 "github.com/openshift/api/route/v1"
 
 	routeinformers "github.com/openshift/client-go/route/informers/externalversions"
 	routelisters "github.com/openshift/client-go/route/listers/route/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -23,6 +27,10 @@ import (
 // DefaultMinInterval is the shortest time between two rebuilds under a
 // stream of changes. A change after a quiet spell is built at once.
 const DefaultMinInterval = 50 * time.Millisecond
+
+// DefaultStatusInterval is the shortest time between two route builds
+// caused only by status updates of routes.
+const DefaultStatusInterval = time.Second
 
 // StatusSink takes the status changes of each route build. Sync is called
 // from the rebuild loop with every change still wanted (a level, not a
@@ -51,6 +59,12 @@ type Config struct {
 	// MinInterval is the shortest time between rebuilds under a stream of
 	// changes; 0 means DefaultMinInterval.
 	MinInterval time.Duration
+	// StatusInterval is the shortest time between route builds caused only
+	// by updates of routes' status (routers' own writes: thousands after a
+	// start, and every other router's); 0 means DefaultStatusInterval. A
+	// status update changes nothing that is served, only whether this
+	// router's entry still needs writing.
+	StatusInterval time.Duration
 	// Metrics, when set, records rebuilds.
 	Metrics *Metrics
 }
@@ -69,6 +83,7 @@ type Watcher struct {
 
 	mu          sync.Mutex
 	routesDirty bool
+	statusDirty bool            // only routes' status changed since the last route build
 	dirtySvcs   map[string]bool // services (namespace/name) whose endpoints must be merged again
 
 	// Owned by the rebuild loop.
@@ -96,6 +111,9 @@ func New(cfg Config) (*Watcher, error) {
 	if cfg.MinInterval <= 0 {
 		cfg.MinInterval = DefaultMinInterval
 	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = DefaultStatusInterval
+	}
 	w := &Watcher{
 		cfg:       cfg,
 		kick:      make(chan struct{}, 1),
@@ -105,7 +123,9 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	ri := cfg.Routes.Route().V1().Routes()
 	w.routes = ri.Lister()
-	if _, err := ri.Informer().AddEventHandler(handler(w.routeChanged)); err != nil {
+	routeEvents := handler(w.routeChanged)
+	routeEvents.UpdateFunc = w.routeUpdated
+	if _, err := ri.Informer().AddEventHandler(routeEvents); err != nil {
 		return nil, err
 	}
 	si := cfg.Kube.Core().V1().Services()
@@ -153,6 +173,28 @@ func (w *Watcher) routeChanged(any) {
 	w.routesDirty = true
 	w.mu.Unlock()
 	w.wake()
+}
+
+// routeUpdated tells status-only updates from the others.
+func (w *Watcher) routeUpdated(oldObj, newObj any) {
+	o, ok1 := oldObj.(*routev1.Route)
+	n, ok2 := newObj.(*routev1.Route)
+	if !ok1 || !ok2 || !statusOnly(o, n) {
+		w.routeChanged(newObj)
+		return
+	}
+	w.mu.Lock()
+	w.statusDirty = true
+	w.mu.Unlock()
+	w.wake()
+}
+
+// statusOnly reports whether an update changed nothing the Builder reads
+// but the status.
+func statusOnly(o, n *routev1.Route) bool {
+	return o.UID == n.UID && o.CreationTimestamp.Equal(&n.CreationTimestamp) &&
+		maps.Equal(o.Labels, n.Labels) && maps.Equal(o.Annotations, n.Annotations) &&
+		equality.Semantic.DeepEqual(o.Spec, n.Spec)
 }
 
 func (w *Watcher) serviceChanged(obj any) {
@@ -215,25 +257,55 @@ func (w *Watcher) Run(ctx context.Context) error {
 	w.mu.Unlock()
 	w.rebuild()
 	close(w.served)
-	last := time.Now()
+	last, lastRoutes := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-w.kick:
 		}
-		if wait := time.Until(last.Add(w.cfg.MinInterval)); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+		if !sleep(ctx, time.Until(last.Add(w.cfg.MinInterval)), nil) {
+			return nil
+		}
+		// Status updates alone wait for the slow lane, unless a change
+		// that is served comes in meanwhile.
+		for w.onlyStatusDirty() {
+			wait := time.Until(lastRoutes.Add(w.cfg.StatusInterval))
+			if wait <= 0 {
+				break
+			}
+			if !sleep(ctx, wait, w.kick) {
 				return nil
-			case <-t.C:
 			}
 		}
 		last = time.Now()
-		w.rebuild()
+		if w.rebuild() {
+			lastRoutes = last
+		}
 	}
+}
+
+// sleep waits for d, or until wake (when not nil) receives; it returns
+// false when ctx is done.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-wake:
+	}
+	return true
+}
+
+func (w *Watcher) onlyStatusDirty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.statusDirty && !w.routesDirty && len(w.dirtySvcs) == 0
 }
 
 // Served is closed once the first Table has been handed to the data planes.
@@ -243,11 +315,12 @@ func (w *Watcher) Served() <-chan struct{} { return w.served }
 func (w *Watcher) Table() *model.Table { return w.table.Load() }
 
 // rebuild builds a Table from the caches and hands it to the data planes.
-func (w *Watcher) rebuild() {
+// It reports whether the routes were built again.
+func (w *Watcher) rebuild() bool {
 	start := time.Now()
 	w.mu.Lock()
-	routesDirty, dirty := w.routesDirty, w.dirtySvcs
-	w.routesDirty, w.dirtySvcs = false, map[string]bool{}
+	routesDirty, dirty := w.routesDirty || w.statusDirty, w.dirtySvcs
+	w.routesDirty, w.statusDirty, w.dirtySvcs = false, false, map[string]bool{}
 	w.mu.Unlock()
 
 	var changes []model.StatusChange
@@ -278,6 +351,7 @@ func (w *Watcher) rebuild() {
 		m.observe(d, routesDirty, w.snap.Len(), len(changes))
 	}
 	klog.V(4).InfoS("Router table rebuilt", "routes", w.snap.Len(), "services", len(eps), "statusChanges", len(changes), "routesRebuilt", routesDirty, "took", d)
+	return routesDirty
 }
 
 func (w *Watcher) namespaceLabels() map[string]map[string]string {

@@ -100,6 +100,11 @@ type fixture struct {
 
 func start(tb testing.TB, cfg model.Config, watchNamespaces bool, routeObjs, kubeObjs []runtime.Object) *fixture {
 	tb.Helper()
+	return startWith(tb, cfg, watchNamespaces, 0, routeObjs, kubeObjs)
+}
+
+func startWith(tb testing.TB, cfg model.Config, watchNamespaces bool, statusInterval time.Duration, routeObjs, kubeObjs []runtime.Object) *fixture {
+	tb.Helper()
 	f := &fixture{
 		routes: routefake.NewSimpleClientset(routeObjs...),
 		kube:   kubefake.NewSimpleClientset(kubeObjs...),
@@ -117,7 +122,7 @@ func start(tb testing.TB, cfg model.Config, watchNamespaces bool, routeObjs, kub
 	rf := routeinformers.NewSharedInformerFactory(f.routes, 0)
 	kf := informers.NewSharedInformerFactory(f.kube, 0)
 	f.w, err = New(Config{Routes: rf, Kube: kf, Builder: b, WatchNamespaces: watchNamespaces,
-		Dataplanes: []model.Dataplane{f.dp}, Status: f.status, MinInterval: time.Millisecond})
+		Dataplanes: []model.Dataplane{f.dp}, Status: f.status, MinInterval: time.Millisecond, StatusInterval: statusInterval})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -432,4 +437,65 @@ func parse(ss ...string) []netip.Addr {
 		out[i] = netip.MustParseAddr(s)
 	}
 	return out
+}
+
+// Status writes (this router's and every other's) change nothing served:
+// they wait for the slow lane, while a served change goes through at once.
+func TestStatusOnlyUpdatesWaitForTheSlowLane(t *testing.T) {
+	f := startWith(t, model.Config{}, false, time.Hour,
+		[]runtime.Object{route("a", "web", "web.example.com", "web"), route("a", "api", "api.example.com", "api")}, nil)
+	f.dp.waitFor(t, "two routes", func(tab *model.Table) bool { return tab.Routes.Len() == 2 })
+	ctx := context.Background()
+	r, err := f.routes.RouteV1().Routes("a").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := f.w.Stats().Builds
+	r.Status.Ingress = []routev1.RouteIngress{{Host: "web.example.com", RouterName: "other"}}
+	if _, err := f.routes.RouteV1().Routes("a").UpdateStatus(ctx, r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !f.w.onlyStatusDirty() {
+		if time.Now().After(deadline) {
+			t.Fatal("a status update was not taken as status-only")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.w.Stats().Builds; got != builds {
+		t.Errorf("%d builds after a status-only update, want none before the slow lane", got-builds)
+	}
+	// A spec change does not wait for the slow lane.
+	r, err = f.routes.RouteV1().Routes("a").Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Spec.Path = "/v1"
+	if _, err := f.routes.RouteV1().Routes("a").Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.dp.waitFor(t, "api serves /v1 only", func(tab *model.Table) bool {
+		return tab.Routes.Lookup("api.example.com", "/v1/x") != nil && tab.Routes.Lookup("api.example.com", "/") == nil
+	})
+}
+
+func TestStatusOnly(t *testing.T) {
+	base := route("a", "web", "web.example.com", "web")
+	for _, tc := range []struct {
+		name   string
+		change func(*routev1.Route)
+		want   bool
+	}{
+		{"status", func(r *routev1.Route) { r.Status.Ingress = []routev1.RouteIngress{{RouterName: "x"}}; r.ResourceVersion = "9" }, true},
+		{"spec", func(r *routev1.Route) { r.Spec.Path = "/x" }, false},
+		{"labels", func(r *routev1.Route) { r.Labels = map[string]string{"shard": "b"} }, false},
+		{"annotations", func(r *routev1.Route) { r.Annotations = map[string]string{model.AnnotationTimeout: "5s"} }, false},
+		{"recreated", func(r *routev1.Route) { r.UID = "other" }, false},
+	} {
+		n := base.DeepCopy()
+		tc.change(n)
+		if got := statusOnly(base, n); got != tc.want {
+			t.Errorf("%s: statusOnly = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
