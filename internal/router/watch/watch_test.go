@@ -486,7 +486,10 @@ func TestStatusOnly(t *testing.T) {
 		change func(*routev1.Route)
 		want   bool
 	}{
-		{"status", func(r *routev1.Route) { r.Status.Ingress = []routev1.RouteIngress{{RouterName: "x"}}; r.ResourceVersion = "9" }, true},
+		{"status", func(r *routev1.Route) {
+			r.Status.Ingress = []routev1.RouteIngress{{RouterName: "x"}}
+			r.ResourceVersion = "9"
+		}, true},
 		{"spec", func(r *routev1.Route) { r.Spec.Path = "/x" }, false},
 		{"labels", func(r *routev1.Route) { r.Labels = map[string]string{"shard": "b"} }, false},
 		{"annotations", func(r *routev1.Route) { r.Annotations = map[string]string{model.AnnotationTimeout: "5s"} }, false},
