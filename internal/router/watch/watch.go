@@ -88,7 +88,7 @@ type Watcher struct {
 
 	// Owned by the rebuild loop.
 	snap      *model.Snapshot
-	endpoints map[string]*model.ServiceEndpoints // merged endpoints of the services last referenced
+	endpoints map[svcRef]cachedEndpoints // merged endpoints of the services last referenced
 
 	table   atomic.Pointer[model.Table]
 	served  chan struct{} // closed once the first Table went to the data planes
@@ -118,7 +118,7 @@ func New(cfg Config) (*Watcher, error) {
 		cfg:       cfg,
 		kick:      make(chan struct{}, 1),
 		dirtySvcs: map[string]bool{},
-		endpoints: map[string]*model.ServiceEndpoints{},
+		endpoints: map[svcRef]cachedEndpoints{},
 		served:    make(chan struct{}),
 	}
 	ri := cfg.Routes.Route().V1().Routes()
@@ -366,35 +366,43 @@ func (w *Watcher) namespaceLabels() map[string]map[string]string {
 	return out
 }
 
+// svcRef names a service without building its "namespace/name" key.
+type svcRef struct{ namespace, name string }
+
+// cachedEndpoints is a service's key and merged endpoints (nil: none).
+type cachedEndpoints struct {
+	key string
+	se  *model.ServiceEndpoints
+}
+
 // referencedEndpoints returns the endpoints of every service an admitted
 // route sends traffic to, merging again only the services marked dirty
-// since the last build (and those not referenced before).
+// since the last build (and those not referenced before). At 10,000 routes
+// it runs on every build, so a service already known costs two map lookups
+// and no allocation.
 func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.ServiceEndpoints {
 	next := make(map[string]*model.ServiceEndpoints, len(w.endpoints))
-	seen := make(map[string]bool, len(w.endpoints))
+	cached := make(map[svcRef]cachedEndpoints, len(w.endpoints))
 	for _, r := range w.snap.Routes() {
 		for _, b := range r.Backends {
-			key := model.ServiceKey(r.Namespace, b.Service)
-			if seen[key] {
+			ref := svcRef{r.Namespace, b.Service}
+			if _, ok := cached[ref]; ok {
 				continue
 			}
-			seen[key] = true
-			if se, ok := w.endpoints[key]; ok && !dirty[key] {
-				if se != nil {
-					next[key] = se
-				}
-				continue
+			c, ok := w.endpoints[ref]
+			if !ok {
+				c.key = model.ServiceKey(r.Namespace, b.Service)
 			}
-			if se := w.merge(r.Namespace, b.Service, key); se != nil {
-				next[key] = se
+			if !ok || dirty[c.key] {
+				c.se = w.merge(r.Namespace, b.Service, c.key)
+			}
+			// Absent services are remembered too (as nil), so they are
+			// not merged again until they change.
+			cached[ref] = c
+			if c.se != nil {
+				next[c.key] = c.se
 			}
 		}
-	}
-	// Remember absent services too (as nil), so they are not merged again
-	// until they change.
-	cached := make(map[string]*model.ServiceEndpoints, len(seen))
-	for key := range seen {
-		cached[key] = next[key]
 	}
 	w.endpoints = cached
 	return next
