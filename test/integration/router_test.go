@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -321,4 +322,154 @@ func selfSigned(t *testing.T, host string) (certPEM, keyPEM []byte, pool *x509.C
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), pool
+}
+
+// TestStandaloneRouterShard runs `gantry router` beside the node's router as a second shard (route
+// selector shard=b, on loopback ports): a route of the shard carries both routers' status
+// entries and is served by both; relabelled out of the shard, it loses only the shard's entry.
+func TestStandaloneRouterShard(t *testing.T) {
+	ctx := t.Context()
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := routeclientset.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := "router-shard"
+	createNamespace(ctx, t, ns)
+	routerService(ctx, t, ns, "web", routerBackend(t, "backend-shard"))
+
+	httpAddr, httpsAddr, statsAddr := freeLoopback(t), freeLoopback(t), freeLoopback(t)
+	port := func(a string) string { _, p, _ := net.SplitHostPort(a); return p }
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "router", "--kubeconfig", cluster.Kubeconfig, "--name", "shard-b", "--route-selector", "shard=b",
+		"--bind", "127.0.0.1", "--http-port", port(httpAddr), "--https-port", port(httpsAddr), "--stats-port", port(statsAddr),
+		"--subdomain", routingSuffix)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("gantry router output:\n%s", out.String())
+		}
+	})
+	if err := harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+		resp, err := http.Get("http://" + statsAddr + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/healthz: %s", resp.Status)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := routeTo("web", "", "web")
+	r.Labels = map[string]string{"shard": "b"}
+	if _, err := rc.RouteV1().Routes(ns).Create(ctx, r, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	host := "web-" + ns + "." + routingSuffix
+	entries := func(want ...string) {
+		t.Helper()
+		err := harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+			got, err := rc.RouteV1().Routes(ns).Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			var names []string
+			for _, in := range got.Status.Ingress {
+				if in.Host == host && len(in.Conditions) == 1 && in.Conditions[0].Status == corev1.ConditionTrue {
+					names = append(names, in.RouterName)
+				}
+			}
+			if !sameSet(names, want) {
+				return fmt.Errorf("admitted by %v (ingress %+v), want %v", names, got.Status.Ingress, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries("default", "shard-b")
+	expectServed(ctx, t, "http", host, http.StatusOK, "backend-shard", nil)
+	if err := harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+		code, body, err := getVia(ctx, httpAddr, host)
+		if err != nil || code != http.StatusOK || !strings.HasPrefix(body, "backend-shard") {
+			return fmt.Errorf("via the shard: %d %q %v", code, body, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := rc.RouteV1().Routes(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Labels["shard"] = "c"
+	if _, err := rc.RouteV1().Routes(ns).Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	entries("default")
+	if err := harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+		code, _, err := getVia(ctx, httpAddr, host)
+		if err != nil || code != http.StatusServiceUnavailable {
+			return fmt.Errorf("via the shard after leaving it: %d %v", code, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// getVia sends GET / for host to a router at addr.
+func getVia(ctx context.Context, addr, host string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, string(b), nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, s := range a {
+		seen[s]++
+	}
+	for _, s := range b {
+		if seen[s]--; seen[s] < 0 {
+			return false
+		}
+	}
+	return true
 }
