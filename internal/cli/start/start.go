@@ -77,7 +77,7 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	f.DurationVar(&c.ScheduledImportInterval, "scheduled-image-import-interval", c.ScheduledImportInterval, "How often image stream tags with importPolicy.scheduled are imported again")
 	f.StringVar(&c.ProjectRequestTemplate, "project-request-template", "", "NAMESPACE/NAME of a Template that new projects are made from, instead of the built-in one")
 	f.StringVar(&c.OAuthConfigFile, "oauth-config", "", "File with the identity providers and token settings (the oauthConfig stanza of an OpenShift 3 master-config.yaml); default: an htpasswd file in the data directory with a generated admin password")
-	f.BoolVar(&c.Router, "router", c.Router, "Run the router on the node IP, serving routes (--router=false to run none, e.g. to run `gantry router` yourself)")
+	f.BoolVar(&c.Router, "router", c.Router, "Run the router on the node IP, serving routes (--router=false to run none, e.g. to run 'gantry router' yourself)")
 	f.IntVar(&c.RouterHTTPPort, "router-http-port", c.RouterHTTPPort, "The router's HTTP port on the node IP")
 	f.IntVar(&c.RouterHTTPSPort, "router-https-port", c.RouterHTTPSPort, "The router's HTTPS port on the node IP")
 	f.StringVar(&c.RoutingSuffix, "routing-suffix", "", "Subdomain of generated route hosts (<route>-<namespace>.<suffix>), covered by the router's default certificate; default apps.<node-ip>.nip.io")
