@@ -76,7 +76,9 @@ status.ingress, under its --name.
 
 Its identity (the kubeconfig's, or the pod's service account) needs to list
 and watch routes, services, endpointslices and namespaces, and update
-routes/status: OpenShift's system:router cluster role.
+routes/status: OpenShift's system:router cluster role. With
+--namespace-selector it also lists and watches namespaces, which
+system:router does not allow (add cluster-reader, as on OpenShift).
 
 Each flag defaults from the environment variable OpenShift's router reads
 (ROUTER_SERVICE_NAME, ROUTER_SERVICE_HTTP_PORT, ROUTER_SERVICE_HTTPS_PORT,
