@@ -55,6 +55,15 @@ func wrapExpose(f util.Factory, expose *cobra.Command) {
 	fl.StringVar(&o.Spec.Hostname, "hostname", "", "Host name of the route (services only); generated from the route's name and project when empty")
 	fl.StringVar(&o.Spec.Path, "path", "", "Path the route serves (services only)")
 	fl.StringVar(&o.Spec.WildcardPolicy, "wildcard-policy", "", "Wildcard policy of the route (services only): None or Subdomain")
+	for name, usage := range map[string]string{
+		"port":   "; for a service, the service port name or the container port number the route sends traffic to (default: the first TCP port)",
+		"name":   "; for a service, the route's name (default: the service's)",
+		"labels": "; for a service, labels of the route, added to the service's",
+	} {
+		if fl := fl.Lookup(name); fl != nil {
+			fl.Usage += usage
+		}
+	}
 	expose.Use = "expose (svc/NAME | TYPE NAME | -f FILENAME) [--name=NAME] [--hostname=HOST] [--path=PATH] [--port=PORT] [-l LABELS]"
 	expose.Short = "Expose a service with a route, or another resource with a service"
 	expose.Long = exposeLong
