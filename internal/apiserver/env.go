@@ -25,6 +25,7 @@ type Env struct {
 	Authorizer authorizer.Authorizer
 	Projects   ProjectConfig
 	Images     ImageConfig
+	Routes     RouteConfig
 	Informers  informers.SharedInformerFactory
 	RESTConfig *restclient.Config
 	// Stores holds every generic store installed so far, by group resource.

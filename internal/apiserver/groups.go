@@ -45,9 +45,9 @@ const (
 
 // groups lists what the server serves. The project group comes last: its
 // request template is read from the template storage.
-func groups() []servedGroup {
+func groups(env *Env) []servedGroup {
 	return []servedGroup{
-		{Group: routereg.Group()},
+		{Group: routereg.Group(routereg.Options{Subdomain: env.Routes.Subdomain, Access: routereg.AuthorizerAccess(env.Authorizer)})},
 		{Group: imagereg.Group(), Extra: imageExtra},
 		{Group: buildreg.Group(), Extra: buildExtra},
 		{Group: appsreg.Group(), Extra: appsExtra},

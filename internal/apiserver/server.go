@@ -19,6 +19,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/generic"
 	"github.com/gantry-dev/gantry/internal/apiserver/registry/resource"
+	"github.com/gantry-dev/gantry/internal/router/model"
 	"github.com/openshift/api/openapi/generated_openapi"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +55,8 @@ type Config struct {
 	// Images configures the image API: the integrated registry's name and
 	// what imports may reach.
 	Images ImageConfig
+	// Routes configures the route API: the subdomain of generated hosts.
+	Routes RouteConfig
 	// Version is reported by /version.
 	Version string
 	// AdmissionConfigFile, when set, is the AdmissionConfiguration of the admission plugins (the
@@ -91,6 +94,16 @@ type ImageConfig struct {
 	// on a public address; loopback, link-local, private and metadata
 	// addresses are refused unless a pattern names them.
 	AllowedRegistriesForImport []string
+}
+
+// RouteConfig configures routes (OpenShift 3's routingConfig).
+type RouteConfig struct {
+	// Subdomain, when set, gives a route created without spec.host the
+	// host <name>-<namespace>.<Subdomain> (e.g. apps.10.0.0.5.nip.io), so
+	// `expose svc/x` yields a reachable name without the user picking one.
+	// Empty: routes keep the host they are created with, and a route
+	// without one gets its host from the router that admits it.
+	Subdomain string
 }
 
 // Server is a configured, not yet running, aggregated API server.
@@ -158,12 +171,18 @@ func New(cfg Config) (*Server, error) {
 		Authorizer: c.Authorization.Authorizer,
 		Projects:   cfg.Projects,
 		Images:     cfg.Images,
+		Routes:     cfg.Routes,
 		Informers:  c.SharedInformerFactory,
 		RESTConfig: restConfig,
 		Stores:     map[schema.GroupResource]*generic.REST{},
 		Status:     map[schema.GroupResource]*generic.StatusREST{},
 	}
-	for _, g := range groups() {
+	if cfg.Routes.Subdomain != "" {
+		if _, err := model.GenerateHost("route", "namespace", cfg.Routes.Subdomain); err != nil {
+			return nil, fmt.Errorf("routing subdomain %q: %w", cfg.Routes.Subdomain, err)
+		}
+	}
+	for _, g := range groups(env) {
 		if err := install(gs, completed.RESTOptionsGetter, g, env); err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	imagecmd "github.com/gantry-dev/gantry/internal/cli/image"
 	"github.com/gantry-dev/gantry/internal/cli/project"
 	registrycmd "github.com/gantry-dev/gantry/internal/cli/registry"
+	routecmd "github.com/gantry-dev/gantry/internal/cli/route"
 	routercmd "github.com/gantry-dev/gantry/internal/cli/router"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -53,11 +54,11 @@ Start a cluster on this machine with 'sudo gantry start', then use it with 'gant
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	configFlags := genericclioptions.NewConfigFlags(true)
 	for _, v := range genericVerbs {
-		root.AddCommand(kubectl.NewVerb(server.DefaultDataDir, v[0], v[1]))
+		root.AddCommand(kubectl.NewVerb(server.DefaultDataDir, v[0], v[1], routecmd.Extend))
 	}
 	root.AddCommand(
 		start.NewCommand(version),
-		kubectl.NewCommand(server.DefaultDataDir),
+		kubectl.NewCommand(server.DefaultDataDir, routecmd.Extend),
 		apiservercmd.NewCommand(version),
 		registrycmd.NewCommand(),
 		routercmd.NewCommand(),
@@ -99,7 +100,8 @@ func withKubeconfig(flags *genericclioptions.ConfigFlags, cmd *cobra.Command) *c
 var genericVerbs = [][2]string{
 	{"get", "Display one or many resources"},
 	{"describe", "Show details of a resource or group of resources"},
-	{"create", "Create a resource from a file or from stdin"},
+	{"create", "Create a resource from a file or from stdin, or a route (create route edge|passthrough|reencrypt)"},
+	{"expose", "Expose a service with a route, or a deployment, replication controller or pod with a service"},
 	{"apply", "Apply a configuration to a resource by file name or stdin"},
 	{"edit", "Edit a resource on the server"},
 	{"delete", "Delete resources by file names, stdin, resources and names, or by resources and label selector"},

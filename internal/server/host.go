@@ -357,6 +357,9 @@ func (m *machine) OpenShiftAPI(ctx context.Context) error {
 			RequestTemplate: m.cfg.ProjectRequestTemplate,
 			PullSecretWait:  10 * time.Second,
 		},
+		// Routes created without a host get <name>-<namespace>.<suffix>, the suffix the node's
+		// router serves and its default certificate covers.
+		Routes:              apiserver.RouteConfig{Subdomain: m.cfg.RouterSuffix()},
 		Version:             m.cfg.Version,
 		AdmissionConfigFile: m.cfg.admissionConfigFile(),
 	})

@@ -76,6 +76,7 @@ token and subject access reviews, and (with --register) APIServices.`,
 	f.StringVar(&c.Images.InternalRegistryHostname, "internal-registry-hostname", "", "host:port of the integrated registry as nodes pull from it; image streams report <host>/<namespace>/<name>")
 	f.StringVar(&c.Images.ExternalRegistryHostname, "external-registry-hostname", "", "host[:port] of the integrated registry for users outside the cluster")
 	f.StringSliceVar(&c.Images.AllowedRegistriesForImport, "allowed-registries-for-import", nil, "Registries image imports may reach, as host or host:port patterns; loopback, link-local and private addresses must be listed to be reachable")
+	f.StringVar(&c.Routes.Subdomain, "routing-suffix", "", "Subdomain of generated route hosts: a route created without a host gets <name>-<namespace>.<suffix> (e.g. apps.10.0.0.5.nip.io)")
 	f.BoolVar(&o.Register, "register", false, "Register the API groups with the cluster's aggregator")
 	f.StringVar(&o.CABundle, "ca-bundle", "", "CA file that verifies --tls-cert-file (with --register)")
 	return cmd

@@ -1,5 +1,6 @@
 // Package set implements `gantry set`, oc's commands that set one feature of existing objects.
-// Today it holds `set image-lookup`; later ones (triggers, env, probes, ...) join it.
+// Today it holds `set image-lookup` and `set route-backends`; later ones (triggers, env, probes,
+// ...) join it.
 package set
 
 import (
@@ -17,5 +18,6 @@ func NewCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.I
 		"Change one aspect of existing objects, such as how their images are resolved.",
 		flags, setup,
 		NewCmdImageLookup(flags, streams),
+		NewCmdRouteBackends(flags, streams),
 	)
 }

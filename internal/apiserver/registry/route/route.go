@@ -2,7 +2,10 @@
 // Gantry's aggregated API server: defaulting, validation, table output and
 // selectable fields of routes. Validation is the one of OpenShift
 // (github.com/openshift/library-go/pkg/route/validation) with Gantry's
-// route name rule on top; host assignment is left to the registry.
+// route name rule on top. Host assignment (a generated host for routes
+// without one, and the routes/custom-host permission for routes that bring
+// their own host or certificates) is OpenShift's, from library-go's
+// hostassignment, configured by Options.
 package route
 
 import (
@@ -14,6 +17,7 @@ import (
 	routecommon "github.com/openshift/library-go/pkg/route"
 	"github.com/openshift/library-go/pkg/route/defaulting"
 	routevalidation "github.com/openshift/library-go/pkg/route/validation"
+	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -29,15 +33,15 @@ import (
 const MaxNameLength = 63
 
 // Group returns the route.openshift.io/v1 group with its persisted resources.
-func Group() resource.Group {
+func Group(o Options) resource.Group {
 	return resource.Group{
 		GroupVersion: routev1.GroupVersion,
 		Install:      routev1.Install,
-		Resources:    []resource.Definition{routes()},
+		Resources:    []resource.Definition{routes(o)},
 	}
 }
 
-func routes() resource.Definition {
+func routes(o Options) resource.Definition {
 	return resource.Definition{
 		Resource:   "routes",
 		Singular:   "route",
@@ -55,11 +59,22 @@ func routes() resource.Definition {
 		PrepareForUpdate: func(_ context.Context, obj, old runtime.Object) {
 			prepareForUpdate(obj.(*routev1.Route), old.(*routev1.Route))
 		},
+		// Host assignment happens in validation, as in openshift-apiserver:
+		// it needs the user's permissions, and the generated host must be
+		// validated with the rest of the route.
 		Validate: func(ctx context.Context, obj runtime.Object) field.ErrorList {
-			return validateRoute(ctx, obj.(*routev1.Route))
+			r := obj.(*routev1.Route)
+			if errs := assignHost(ctx, r, o); len(errs) > 0 {
+				return errs
+			}
+			return validateRoute(ctx, r)
 		},
 		ValidateUpdate: func(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-			return validateRouteUpdate(ctx, obj.(*routev1.Route), old.(*routev1.Route))
+			r, prev := obj.(*routev1.Route), old.(*routev1.Route)
+			if errs := checkHostUpdate(ctx, r, prev, o); len(errs) > 0 {
+				return errs
+			}
+			return validateRouteUpdate(ctx, r, prev)
 		},
 		HasStatus: true,
 		ValidateStatusUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
@@ -221,7 +236,7 @@ func requiredDetail(path string) string {
 
 var columns = []metav1.TableColumnDefinition{
 	resource.NameColumn,
-	{Name: "Host/Port", Type: "string", Description: "Host name of the route (spec.host, or the host a router admitted it under)."},
+	{Name: "Host/Port", Type: "string", Description: "Host the route is admitted under by routers, the reason routers rejected it, or Pending."},
 	{Name: "Path", Type: "string", Description: "Path that the router watches to route traffic to the service."},
 	{Name: "Services", Type: "string", Description: "Primary and alternate backends, with their share of traffic when there are several."},
 	{Name: "Port", Type: "string", Description: "Target port on the service's pods, or <all>."},
@@ -241,11 +256,55 @@ func row(r *routev1.Route) []interface{} {
 	}
 }
 
+// host is the HOST/PORT column as oc shows it: where routers admitted the
+// route, not only what it asks for. The host of the first router that
+// admitted it (preferring spec.host), "... N more" when several did,
+// "... N rejected" when some refused it, the reason of the refusal
+// (HostAlreadyClaimed, ExtendedValidationFailed) when every router refused
+// it, and "Pending" while routers have reported neither. A route no router
+// wrote status for shows spec.host: that cannot be told apart from a
+// cluster without routers.
 func host(r *routev1.Route) string {
-	if r.Spec.Host == "" && len(r.Status.Ingress) > 0 {
-		return r.Status.Ingress[0].Host
+	h := r.Spec.Host
+	matched := false
+	admitted, rejected := 0, 0
+	reason := ""
+	for _, ing := range r.Status.Ingress {
+		c := admittedCondition(ing)
+		switch {
+		case c == nil:
+		case c.Status == corev1.ConditionTrue:
+			admitted++
+			if !matched {
+				matched = ing.Host == r.Spec.Host
+				h = ing.Host
+			}
+		case c.Status == corev1.ConditionFalse:
+			rejected++
+			reason = c.Reason
+		}
 	}
-	return r.Spec.Host
+	switch {
+	case r.Status.Ingress == nil:
+	case admitted == 0 && rejected > 0:
+		h = reason
+	case rejected > 0:
+		h = fmt.Sprintf("%s ... %d rejected", h, rejected)
+	case admitted == 0:
+		h = "Pending"
+	case admitted > 1:
+		h = fmt.Sprintf("%s ... %d more", h, admitted-1)
+	}
+	return h
+}
+
+func admittedCondition(ing routev1.RouteIngress) *routev1.RouteIngressCondition {
+	for i := range ing.Conditions {
+		if ing.Conditions[i].Type == routev1.RouteAdmitted {
+			return &ing.Conditions[i]
+		}
+	}
+	return nil
 }
 
 // services renders the backends like oc: the bare name for a single

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	routev1 "github.com/openshift/api/route/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -40,7 +41,7 @@ func fieldSet(errs field.ErrorList) map[string]bool {
 
 func TestGroup(t *testing.T) {
 	t.Parallel()
-	g := Group()
+	g := Group(Options{})
 	if g.GroupVersion.String() != "route.openshift.io/v1" || len(g.Resources) != 1 {
 		t.Fatalf("unexpected group %v with %d resources", g.GroupVersion, len(g.Resources))
 	}
@@ -261,7 +262,7 @@ func TestRow(t *testing.T) {
 				r.Spec.TLS = nil
 				r.Spec.To.Weight = ptr.To[int32](80)
 				r.Spec.AlternateBackends = []routev1.RouteTargetReference{{Kind: "Service", Name: "other", Weight: ptr.To[int32](20)}}
-				r.Status.Ingress = []routev1.RouteIngress{{Host: "frontend-demo.apps.example.com"}}
+				r.Status.Ingress = []routev1.RouteIngress{{Host: "frontend-demo.apps.example.com", Conditions: admitted}}
 			},
 			want: []interface{}{"frontend", "frontend-demo.apps.example.com", "", "frontend(80%),other(20%)", "<all>", "", "None"},
 		},
@@ -276,7 +277,35 @@ func TestRow(t *testing.T) {
 			want: []interface{}{"frontend", "www.example.com", "/app", "frontend(0%),other(0%)", "8443", "passthrough", "None"},
 		},
 	}
-	d := routes()
+	for _, tt := range []struct {
+		name    string
+		ingress []routev1.RouteIngress
+		want    string
+	}{
+		{"no router wrote status", nil, "www.example.com"},
+		{"no router decided yet", []routev1.RouteIngress{{Host: "www.example.com", RouterName: "a"}}, "Pending"},
+		{"admitted by one", []routev1.RouteIngress{{Host: "www.example.com", RouterName: "a", Conditions: admitted}}, "www.example.com"},
+		{"admitted by two", []routev1.RouteIngress{
+			{Host: "other.example.com", RouterName: "a", Conditions: admitted},
+			{Host: "www.example.com", RouterName: "b", Conditions: admitted},
+		}, "www.example.com ... 1 more"},
+		{"rejected by every router", []routev1.RouteIngress{{Host: "www.example.com", RouterName: "a", Conditions: rejected("HostAlreadyClaimed")}}, "HostAlreadyClaimed"},
+		{"admitted by one, rejected by another", []routev1.RouteIngress{
+			{Host: "www.example.com", RouterName: "a", Conditions: admitted},
+			{Host: "www.example.com", RouterName: "b", Conditions: rejected("ExtendedValidationFailed")},
+		}, "www.example.com ... 1 rejected"},
+	} {
+		tests = append(tests, struct {
+			name   string
+			mutate func(*routev1.Route)
+			want   []interface{}
+		}{
+			name:   "host column: " + tt.name,
+			mutate: func(r *routev1.Route) { r.Status.Ingress = tt.ingress },
+			want:   []interface{}{"frontend", tt.want, "/app", "frontend", "http", "edge/Redirect", "None"},
+		})
+	}
+	d := routes(Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -290,9 +319,15 @@ func TestRow(t *testing.T) {
 	}
 }
 
+var admitted = []routev1.RouteIngressCondition{{Type: routev1.RouteAdmitted, Status: corev1.ConditionTrue}}
+
+func rejected(reason string) []routev1.RouteIngressCondition {
+	return []routev1.RouteIngressCondition{{Type: routev1.RouteAdmitted, Status: corev1.ConditionFalse, Reason: reason}}
+}
+
 func TestFields(t *testing.T) {
 	t.Parallel()
-	got := routes().Fields(validRoute())
+	got := routes(Options{}).Fields(validRoute())
 	want := map[string]string{"spec.host": "www.example.com", "spec.path": "/app", "spec.to.name": "frontend"}
 	for k, v := range want {
 		if got[k] != v {
