@@ -209,10 +209,14 @@ func TestRouterServesRoutes(t *testing.T) {
 	}
 
 	// A route without a host gets <name>-<namespace>.<suffix>, is admitted and served.
-	if _, err := routes(a).Create(ctx, routeTo("web", "", "web"), metav1.CreateOptions{}); err != nil {
+	created, err := routes(a).Create(ctx, routeTo("web", "", "web"), metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	generated := "web-" + a + "." + routingSuffix
+	if created.Spec.Host != generated {
+		t.Errorf("the API gave the route host %q, want %s (gantry start's routing suffix)", created.Spec.Host, generated)
+	}
 	in := admission(ctx, t, rc, a, "web", corev1.ConditionTrue)
 	if in.Host != generated || in.WildcardPolicy != routev1.WildcardPolicyNone {
 		t.Errorf("status entry = %+v, want host %s, wildcardPolicy None", in, generated)
