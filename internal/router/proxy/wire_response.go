@@ -37,7 +37,7 @@ type respHead struct {
 	// its text.
 	length    int64
 	lengthRaw string
-	chunked bool
+	chunked   bool
 	// untilClose: the body runs to the end of the connection.
 	untilClose bool
 	// close: the connection cannot be reused after this response.
