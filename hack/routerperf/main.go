@@ -22,6 +22,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,14 +61,16 @@ func main() {
 	conns := flag.Int("c", 32, "wrk connections")
 	threads := flag.Int("t", 1, "wrk threads")
 	warm := flag.Duration("warmup", 2*time.Second, "wrk warm-up run before measuring")
+	profile := flag.String("cpuprofile", "", "write the router process's CPU profile of the measured run here")
+	ref := flag.Bool("haproxy", false, "measure Debian's haproxy (nbthread 2, an OpenShift-like backend section) instead of Gantry's router, in the same way")
 	flag.Parse()
 	switch *role {
 	case "backend":
 		runBackend()
 	case "router":
-		runRouter(*backend, *mode, *routes)
+		runRouter(*backend, *mode, *routes, *profile)
 	case "driver":
-		if err := drive(*mode, *routes, *dur, *warm, *conns, *threads); err != nil {
+		if err := drive(*mode, *routes, *dur, *warm, *conns, *threads, *profile, *ref); err != nil {
 			log.Fatal(err)
 		}
 	default:
@@ -91,7 +95,26 @@ func runBackend() {
 
 func host(i int) string { return fmt.Sprintf("route%d-ns%d.apps.example.com", i, i%100) }
 
-func runRouter(backend, mode string, n int) {
+func runRouter(backend, mode string, n int, profile string) {
+	if profile != "" {
+		// The driver sends SIGUSR1 to start the profile and SIGUSR2 to
+		// stop it, around the measured run.
+		sig := make(chan os.Signal, 2)
+		signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+		go func() {
+			var f *os.File
+			for s := range sig {
+				if s == syscall.SIGUSR1 {
+					f, _ = os.Create(profile)
+					pprof.StartCPUProfile(f)
+				} else if f != nil {
+					pprof.StopCPUProfile()
+					f.Close()
+					fmt.Fprintln(os.Stderr, "profile written")
+				}
+			}
+		}()
+	}
 	ap, err := netip.ParseAddrPort(backend)
 	if err != nil {
 		log.Fatalf("-backend %q: %v", backend, err)
@@ -216,7 +239,7 @@ request = function()
 end
 `
 
-func drive(mode string, n int, dur, warm time.Duration, conns, threads int) error {
+func drive(mode string, n int, dur, warm time.Duration, conns, threads int, profile string, ref bool) error {
 	if mode != "plain" && mode != "edge" {
 		return fmt.Errorf("-mode %q: use plain or edge", mode)
 	}
@@ -227,7 +250,12 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int) erro
 		return err
 	}
 	defer be.stop()
-	rt, err := start("-role", "router", "-backend", be.addr, "-mode", mode, "-routes", strconv.Itoa(n))
+	var rt *child
+	if ref {
+		rt, err = startHAProxy(be.addr, mode)
+	} else {
+		rt, err = start("-role", "router", "-backend", be.addr, "-mode", mode, "-routes", strconv.Itoa(n), "-cpuprofile", profile)
+	}
 	if err != nil {
 		return err
 	}
@@ -273,9 +301,16 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int) erro
 	if err != nil {
 		return err
 	}
+	if profile != "" {
+		rt.cmd.Process.Signal(syscall.SIGUSR1)
+	}
 	out, err := run(dur)
 	if err != nil {
 		return err
+	}
+	if profile != "" {
+		rt.cmd.Process.Signal(syscall.SIGUSR2)
+		time.Sleep(500 * time.Millisecond)
 	}
 	c1, err := cpu(rt.cmd.Process.Pid)
 	if err != nil {
@@ -298,7 +333,88 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int) erro
 	if m := regexp.MustCompile(`Socket errors: (.*)`).FindStringSubmatch(out); m != nil {
 		errs = m[1]
 	}
-	fmt.Printf("mode=%s routes=%d requests=%.0f req/s=%.0f p99=%s router_cpu_us/req=%.1f non2xx=%s socket_errors=%s\n",
-		mode, n, reqs, reqs/dur.Seconds(), p99, float64((c1-c0).Microseconds())/reqs, non2xx, errs)
+	who := "gantry"
+	if ref {
+		who = "haproxy"
+	}
+	fmt.Printf("proxy=%s mode=%s routes=%d requests=%.0f req/s=%.0f p99=%s router_cpu_us/req=%.1f non2xx=%s socket_errors=%s\n",
+		who, mode, n, reqs, reqs/dur.Seconds(), p99, float64((c1-c0).Microseconds())/reqs, non2xx, errs)
 	return nil
+}
+
+// startHAProxy runs haproxy in the foreground with the settings of
+// OpenShift's template router that apply to one plain or edge route: HTTP
+// keep-alive both sides, forwarded headers, an inserted sticky cookie.
+func startHAProxy(backend, mode string) (*child, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir, err := os.MkdirTemp("", "routerperf-haproxy")
+	if err != nil {
+		return nil, err
+	}
+	bind := "bind " + addr
+	proto := "http"
+	if mode == "edge" {
+		cert := selfSigned()
+		kb, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+		if err != nil {
+			return nil, err
+		}
+		pemData := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})...)
+		if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pemData, 0o600); err != nil {
+			return nil, err
+		}
+		bind += " ssl crt " + filepath.Join(dir, "cert.pem") + " alpn http/1.1"
+		proto = "https"
+	}
+	port := addr[strings.LastIndexByte(addr, ':')+1:]
+	cfg := `global
+  nbthread 2
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 300s
+frontend fe
+  ` + bind + `
+  default_backend be
+backend be
+  option forwardfor
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header X-Forwarded-Port ` + port + `
+  http-request set-header X-Forwarded-Proto ` + proto + `
+  http-request add-header Forwarded for=%[src];host=%[req.hdr(host)];proto=` + proto + `
+  cookie 0a1b2c3d insert indirect nocache httponly
+  http-reuse safe
+  server pod ` + backend + ` cookie 5e6f7a8b
+`
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("haproxy", "-db", "-f", cfgPath)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("haproxy did not listen on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &child{cmd: cmd, addr: addr}, nil
 }

@@ -14,7 +14,7 @@ import (
 // On success the caller owns the connection (done, close).
 func (e *endpoint) exchange(o *outRequest) (*backendConn, error) {
 	for try := 0; ; try++ {
-		c, err := e.pool.get()
+		c, err := e.pool.get(o.body != nil)
 		if err != nil {
 			return nil, err
 		}
@@ -49,15 +49,7 @@ func (c *backendConn) send(o *outRequest, hostport string) error {
 		}
 	} else {
 		c.writer = make(chan error, 1)
-		go func() {
-			err := c.writeBody(o)
-			if err != nil {
-				// The backend cannot get a complete request: stop
-				// waiting for its answer.
-				c.nc.Close()
-			}
-			c.writer <- err
-		}()
+		go c.copyBody(*o) // a copy: o itself stays on the caller's stack
 	}
 	err := c.readHead(o.r.Method)
 	if err != nil && c.writer != nil {
@@ -68,6 +60,17 @@ func (c *backendConn) send(o *outRequest, hostport string) error {
 		c.writer = nil
 	}
 	return err
+}
+
+// copyBody is the goroutine that sends a request body.
+func (c *backendConn) copyBody(o outRequest) {
+	err := c.writeBody(&o)
+	if err != nil {
+		// The backend cannot get a complete request: stop waiting for
+		// its answer.
+		c.nc.Close()
+	}
+	c.writer <- err
 }
 
 // finish ends an exchange after the response was copied: the connection

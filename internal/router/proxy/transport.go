@@ -70,8 +70,11 @@ func newConnPool(dial func() (net.Conn, error)) *connPool {
 	return &connPool{dial: dial}
 }
 
-// get returns an idle connection, or dials a new one.
-func (p *connPool) get() (*backendConn, error) {
+// get returns an idle connection, or dials a new one. check asks for the
+// idle connection to be checked for a close by the backend however short
+// its idle time: a request with a body cannot be sent again once its body
+// was read, so it should not be sent on a connection already closed.
+func (p *connPool) get(check bool) (*backendConn, error) {
 	now := time.Now()
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
@@ -80,7 +83,7 @@ func (p *connPool) get() (*backendConn, error) {
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		idle := now.Sub(c.idleSince)
-		if idle < idleConnTimeout && (idle < staleCheckAfter || alive(c.nc)) {
+		if idle < idleConnTimeout && (idle < staleCheckAfter && !check || alive(c.nc)) {
 			c.reused = true
 			return c, nil
 		}
@@ -148,9 +151,12 @@ func (p *connPool) closeIdle(final bool) {
 // connection has nothing to read, so EOF or an error means the backend
 // closed it, and data means it is out of step.
 func alive(nc net.Conn) bool {
+	orig := nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
+	isTLS := nc != orig
+	nc.SetReadDeadline(time.Time{}) // the last exchange's deadline may have passed
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return true
@@ -163,7 +169,9 @@ func alive(nc net.Conn) bool {
 	var b [1]byte
 	err = rc.Read(func(fd uintptr) bool {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ok = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
+		// A TLS backend may have sent a record (a session ticket) that
+		// is not an answer; only EOF or an error is a close there.
+		ok = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK) || n > 0 && isTLS
 		return true
 	})
 	return err == nil && ok

@@ -92,6 +92,7 @@ func (c *backendConn) readHead(method string) error {
 		b.mode = bodyUntilClose
 		h.untilClose, h.close = true, true
 	}
+	b.end = b.mode == bodyNone || b.mode == bodyLength && b.n == 0
 	if h.close {
 		c.broken = true
 	}
