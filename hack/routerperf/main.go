@@ -141,6 +141,7 @@ func runRouter(backend, mode string, n int, profile string) {
 	for i := 0; i < 100 && i < n; i++ {
 		tab.Endpoints[fmt.Sprintf("ns%d/web", i)] = &model.ServiceEndpoints{Ports: []model.EndpointPort{{Port: int32(ap.Port()), Addrs: []netip.Addr{ap.Addr()}}}}
 	}
+	proxy.SetRuntimeDefaults()
 	p, err := proxy.New(proxy.Config{})
 	if err != nil {
 		log.Fatal(err)
