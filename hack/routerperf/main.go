@@ -37,6 +37,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -62,15 +63,19 @@ func main() {
 	threads := flag.Int("t", 1, "wrk threads")
 	warm := flag.Duration("warmup", 2*time.Second, "wrk warm-up run before measuring")
 	profile := flag.String("cpuprofile", "", "write the router process's CPU profile of the measured run here")
+	procs := flag.Int("router-procs", 0, "GOMAXPROCS of the router process (0: Go's default)")
 	ref := flag.Bool("haproxy", false, "measure Debian's haproxy (nbthread 2, an OpenShift-like backend section) instead of Gantry's router, in the same way")
 	flag.Parse()
 	switch *role {
 	case "backend":
 		runBackend()
 	case "router":
+		if *procs > 0 {
+			runtime.GOMAXPROCS(*procs)
+		}
 		runRouter(*backend, *mode, *routes, *profile)
 	case "driver":
-		if err := drive(*mode, *routes, *dur, *warm, *conns, *threads, *profile, *ref); err != nil {
+		if err := drive(*mode, *routes, *dur, *warm, *conns, *threads, *profile, *ref, *procs); err != nil {
 			log.Fatal(err)
 		}
 	default:
@@ -240,7 +245,7 @@ request = function()
 end
 `
 
-func drive(mode string, n int, dur, warm time.Duration, conns, threads int, profile string, ref bool) error {
+func drive(mode string, n int, dur, warm time.Duration, conns, threads int, profile string, ref bool, procs int) error {
 	if mode != "plain" && mode != "edge" {
 		return fmt.Errorf("-mode %q: use plain or edge", mode)
 	}
@@ -255,7 +260,7 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int, prof
 	if ref {
 		rt, err = startHAProxy(be.addr, mode)
 	} else {
-		rt, err = start("-role", "router", "-backend", be.addr, "-mode", mode, "-routes", strconv.Itoa(n), "-cpuprofile", profile)
+		rt, err = start("-role", "router", "-backend", be.addr, "-mode", mode, "-routes", strconv.Itoa(n), "-cpuprofile", profile, "-router-procs", strconv.Itoa(procs))
 	}
 	if err != nil {
 		return err
@@ -302,6 +307,7 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int, prof
 	if err != nil {
 		return err
 	}
+	b0, _ := cpu(be.cmd.Process.Pid)
 	if profile != "" {
 		rt.cmd.Process.Signal(syscall.SIGUSR1)
 	}
@@ -317,6 +323,7 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int, prof
 	if err != nil {
 		return err
 	}
+	b1, _ := cpu(be.cmd.Process.Pid)
 	m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out)
 	if m == nil {
 		return errors.New("no request count in wrk's output:\n" + out)
@@ -338,8 +345,8 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int, prof
 	if ref {
 		who = "haproxy"
 	}
-	fmt.Printf("proxy=%s mode=%s routes=%d requests=%.0f req/s=%.0f p99=%s router_cpu_us/req=%.1f non2xx=%s socket_errors=%s\n",
-		who, mode, n, reqs, reqs/dur.Seconds(), p99, float64((c1-c0).Microseconds())/reqs, non2xx, errs)
+	fmt.Printf("proxy=%s mode=%s routes=%d requests=%.0f req/s=%.0f p99=%s router_cpu_us/req=%.1f backend_cpu_us/req=%.1f non2xx=%s socket_errors=%s\n",
+		who, mode, n, reqs, reqs/dur.Seconds(), p99, float64((c1-c0).Microseconds())/reqs, float64((b1-b0).Microseconds())/reqs, non2xx, errs)
 	return nil
 }
 

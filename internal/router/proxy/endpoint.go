@@ -29,9 +29,6 @@ type endpoint struct {
 	// nothing of the address.
 	cookie string
 	pool   *connPool
-	// setCookie caches the Set-Cookie values naming this endpoint for
-	// the last cookie name asked for (nearly always the only one).
-	setCookie atomic.Pointer[cookieLines]
 
 	active atomic.Int64 // requests in flight (leastconn)
 	// downUntil is the monotonic time (ns since the proxy's epoch) until

@@ -283,7 +283,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rs *routeState, 
 		dst["Strict-Transport-Security"] = rs.hsts
 	}
 	if rs.cookieName != "" && (!hasCookie || cookie != ep.cookie) {
-		setStickyCookie(dst, rs.cookieName, ep, secure)
+		rs.pool.setStickyCookie(dst, rs.cookieName, ep, secure)
 	}
 	w.WriteHeader(h.status)
 	n, rerr := copyBody(w, &c.body, h.length < 0)

@@ -90,13 +90,20 @@ type cookieLines struct {
 
 // setStickyCookie adds the Set-Cookie that sends the client's next
 // requests to e: HttpOnly always, Secure when the request came over TLS.
-// The values are built once per endpoint and cookie name.
-func setStickyCookie(h http.Header, name string, e *endpoint, secure bool) {
-	cl := e.setCookie.Load()
+// The values are built on first use per route and endpoint (each route has
+// its own cookie name; an endpoint may serve several routes).
+func (p *pool) setStickyCookie(h http.Header, name string, e *endpoint, secure bool) {
+	i := p.indexOf(e)
+	var cl *cookieLines
+	if i >= 0 {
+		cl = p.cookies[i].Load()
+	}
 	if cl == nil || cl.name != name {
 		v := name + "=" + e.cookie + "; path=/; HttpOnly"
 		cl = &cookieLines{name: name, plain: []string{v}, secure: []string{v + "; Secure; SameSite=None"}}
-		e.setCookie.Store(cl)
+		if i >= 0 {
+			p.cookies[i].Store(cl)
+		}
 	}
 	line := cl.plain
 	if secure {
