@@ -115,11 +115,14 @@ func TestKeepAliveReusesOneBackendConnection(t *testing.T) {
 // meets EOF before any response byte and is sent again on a new one.
 func TestStaleConnectionIsRetriedOnANewOne(t *testing.T) {
 	t.Parallel()
+	closed := make(chan int64, 16)
 	b := startRaw(t, func(n int64, c net.Conn, br *bufio.Reader) {
 		if _, _, err := readReq(br); err != nil {
 			return
 		}
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d", n%10)
+		c.Close()
+		closed <- n
 	})
 	p := rawProxy(t, b.port, nil)
 	for i := 1; i <= 5; i++ {
@@ -133,6 +136,10 @@ func TestStaleConnectionIsRetriedOnANewOne(t *testing.T) {
 	}
 	// A body request after the backend closed an idle connection: the
 	// close is seen before the body is read, so it goes on a new one.
+	// (Had the close not arrived yet, the body would be consumed and the
+	// request could not be sent again: a 502, as http.Transport gives.)
+	for n := int64(0); n != 5; n = <-closed {
+	}
 	got := do(p, "POST", "http://raw.example.com/", func(r *http.Request) {
 		r.Body = io.NopCloser(strings.NewReader("payload"))
 		r.ContentLength = 7
