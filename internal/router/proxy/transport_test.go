@@ -407,3 +407,48 @@ func TestRouteTimeoutIsInactivityOnTheResponseBody(t *testing.T) {
 		t.Errorf("a response stalled past the timeout arrived as complete (%d bytes)", len(body))
 	}
 }
+
+// Requests that arrived over HTTP/2 (edge TLS with h2) go to the backend as
+// HTTP/1.1: target, Host, headers and a body of unknown length (chunked)
+// all make it, and X-Forwarded-Proto-Version says h2.
+func TestHTTP2ClientsReachAnHTTP1Backend(t *testing.T) {
+	t.Parallel()
+	port, bs := startBackends(t, 1, func(b *backend) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s %s %s host=%s v=%s body=%s", r.Proto, r.Method, r.RequestURI, r.Host, r.Header.Get("X-Forwarded-Proto-Version"), body)
+		})
+	}, nil)
+	r := newRoute("p", "h2", "h2.example.com", "web")
+	r.Spec.TLS = &routev1.TLSConfig{Termination: routev1.TLSTerminationEdge}
+	p, _ := newProxy(t, Config{})
+	p.Update(buildTable(t, []*routev1.Route{r}, services{"p/web": svc(port, bs[0].addr)}))
+	front := httptest.NewUnstartedServer(p)
+	front.EnableHTTP2 = true
+	front.StartTLS()
+	t.Cleanup(front.Close)
+	client := front.Client()
+	for _, tc := range []struct {
+		method string
+		body   io.Reader
+		want   string
+	}{
+		{"GET", nil, "HTTP/1.1 GET /a%2Fb?q=1 host=h2.example.com v=h2 body="},
+		{"POST", io.MultiReader(strings.NewReader("streamed "), strings.NewReader("body")), "HTTP/1.1 POST /a%2Fb?q=1 host=h2.example.com v=h2 body=streamed body"},
+	} {
+		req, _ := http.NewRequest(tc.method, front.URL+"/a%2Fb?q=1", tc.body)
+		req.Host = "h2.example.com"
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("the client spoke %s, want HTTP/2", resp.Proto)
+		}
+		if string(b) != tc.want {
+			t.Errorf("%s over h2: %q, want %q", tc.method, b, tc.want)
+		}
+	}
+}
