@@ -62,6 +62,8 @@ type Proxy struct {
 	// nanoseconds the health back-off and rate limits count in.
 	clock func() time.Time
 	epoch time.Time
+
+	startReaper sync.Once
 }
 
 var _ model.Dataplane = (*Proxy)(nil)
@@ -109,6 +111,7 @@ func (p *Proxy) Ready() bool { return p.state.Load() != nil }
 func (p *Proxy) Update(t *model.Table) {
 	p.updateMu.Lock()
 	defer p.updateMu.Unlock()
+	p.startReaper.Do(func() { go p.reapLoop() })
 	prev := p.state.Load()
 	st := p.compile(t, prev)
 	p.state.Store(st)
@@ -128,6 +131,20 @@ func (p *Proxy) Update(t *model.Table) {
 	for k, c := range prev.carried {
 		if _, ok := st.carried[k]; !ok && c.metrics != nil {
 			c.metrics.delete()
+		}
+	}
+}
+
+// reapLoop closes long-idle backend connections of the current Table's
+// endpoints every third of the idle timeout, for the life of the process.
+func (p *Proxy) reapLoop() {
+	t := time.NewTicker(idleConnTimeout / 3)
+	defer t.Stop()
+	for now := range t.C {
+		if st := p.state.Load(); st != nil {
+			for _, e := range st.endpoints {
+				e.pool.reap(now)
+			}
 		}
 	}
 }

@@ -132,6 +132,25 @@ func (p *connPool) put(c *backendConn) {
 	}
 }
 
+// reap closes the connections idle for longer than idleConnTimeout (the
+// oldest are at the bottom of the stack), so that an endpoint nobody sends
+// traffic to does not keep sockets the backend has long closed.
+func (p *connPool) reap(now time.Time) {
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) > idleConnTimeout {
+		n++
+	}
+	old := append([]*backendConn(nil), p.idle[:n]...)
+	k := copy(p.idle, p.idle[n:])
+	clear(p.idle[k:])
+	p.idle = p.idle[:k]
+	p.mu.Unlock()
+	for _, c := range old {
+		c.nc.Close()
+	}
+}
+
 // closeIdle closes the idle connections; with final, connections put back
 // later are closed too (the endpoint left the Table).
 func (p *connPool) closeIdle(final bool) {

@@ -452,3 +452,21 @@ func TestHTTP2ClientsReachAnHTTP1Backend(t *testing.T) {
 		}
 	}
 }
+
+func TestReapClosesOnlyLongIdleConnections(t *testing.T) {
+	t.Parallel()
+	var closed atomic.Int64
+	pool := newConnPool(nil)
+	now := time.Now()
+	for _, idle := range []time.Duration{2 * idleConnTimeout, idleConnTimeout + time.Second, time.Second} {
+		c1, c2 := net.Pipe()
+		t.Cleanup(func() { c1.Close(); c2.Close() })
+		go func() { io.Copy(io.Discard, c2); closed.Add(1) }()
+		pool.idle = append(pool.idle, &backendConn{nc: c1, idleSince: now.Add(-idle), pool: pool})
+	}
+	pool.reap(now)
+	if len(pool.idle) != 1 || now.Sub(pool.idle[0].idleSince) != time.Second {
+		t.Fatalf("after reaping %d idle connections are left, want only the one idle for 1s", len(pool.idle))
+	}
+	waitFor(t, func() bool { return closed.Load() == 2 }, "the two long-idle connections to close")
+}
