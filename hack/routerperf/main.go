@@ -37,6 +37,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sync"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -63,6 +65,7 @@ func main() {
 	threads := flag.Int("t", 1, "wrk threads")
 	warm := flag.Duration("warmup", 2*time.Second, "wrk warm-up run before measuring")
 	profile := flag.String("cpuprofile", "", "write the router process's CPU profile of the measured run here")
+	rate := flag.Int("rate", 0, "requests per second in total at a fixed rate (a Go client, -c connections) instead of wrk at saturation; reports p50/p99")
 	procs := flag.Int("router-procs", 0, "GOMAXPROCS of the router process (0: Go's default)")
 	ref := flag.Bool("haproxy", false, "measure Debian's haproxy (nbthread 2, an OpenShift-like backend section) instead of Gantry's router, in the same way")
 	flag.Parse()
@@ -75,7 +78,7 @@ func main() {
 		}
 		runRouter(*backend, *mode, *routes, *profile)
 	case "driver":
-		if err := drive(*mode, *routes, *dur, *warm, *conns, *threads, *profile, *ref, *procs); err != nil {
+		if err := drive(*mode, *routes, *dur, *warm, *conns, *threads, *profile, *ref, *procs, *rate); err != nil {
 			log.Fatal(err)
 		}
 	default:
@@ -245,7 +248,7 @@ request = function()
 end
 `
 
-func drive(mode string, n int, dur, warm time.Duration, conns, threads int, profile string, ref bool, procs int) error {
+func drive(mode string, n int, dur, warm time.Duration, conns, threads int, profile string, ref bool, procs, rate int) error {
 	if mode != "plain" && mode != "edge" {
 		return fmt.Errorf("-mode %q: use plain or edge", mode)
 	}
@@ -288,6 +291,9 @@ func drive(mode string, n int, dur, warm time.Duration, conns, threads int, prof
 		args = append(args, "-H", "Host: "+host(0))
 	}
 	target := scheme + "://" + rt.addr + "/"
+	if rate > 0 {
+		return fixedRate(rt, be, target, host(0), ref, mode, dur, warm, conns, rate)
+	}
 	run := func(d time.Duration) (string, error) {
 		a := append(append([]string{}, args...), "-d", d.String(), target)
 		cmd := exec.CommandContext(ctx, "wrk", a...)
@@ -425,4 +431,79 @@ backend be
 		time.Sleep(50 * time.Millisecond)
 	}
 	return &child{cmd: cmd, addr: addr}, nil
+}
+
+// fixedRate sends rate requests per second over conns keep-alive
+// connections (each paced on its own ticker) and reports the latency
+// percentiles and the proxy's CPU per request.
+func fixedRate(rt, be *child, target, hostHeader string, ref bool, mode string, dur, warm time.Duration, conns, rate int) error {
+	interval := time.Duration(float64(time.Second) * float64(conns) / float64(rate))
+	measure := func(d time.Duration) ([]time.Duration, int) {
+		var mu sync.Mutex
+		var lat []time.Duration
+		failed := 0
+		var wg sync.WaitGroup
+		stop := time.Now().Add(d)
+		for i := 0; i < conns; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tr := &http.Transport{MaxIdleConnsPerHost: 1, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+				defer tr.CloseIdleConnections()
+				c := &http.Client{Transport: tr}
+				tk := time.NewTicker(interval)
+				defer tk.Stop()
+				for now := range tk.C {
+					if now.After(stop) {
+						return
+					}
+					req, _ := http.NewRequest("GET", target, nil)
+					req.Host = hostHeader
+					t0 := time.Now()
+					resp, err := c.Do(req)
+					ok := err == nil
+					if ok {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						ok = resp.StatusCode == 200
+					}
+					d := time.Since(t0)
+					mu.Lock()
+					if ok {
+						lat = append(lat, d)
+					} else {
+						failed++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		return lat, failed
+	}
+	if warm > 0 {
+		measure(warm)
+	}
+	c0, err := cpu(rt.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	lat, failed := measure(dur)
+	c1, err := cpu(rt.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	if len(lat) == 0 {
+		return errors.New("no request succeeded")
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	who := "gantry"
+	if ref {
+		who = "haproxy"
+	}
+	fmt.Printf("proxy=%s mode=%s rate=%d requests=%d p50=%v p90=%v p99=%v router_cpu_us/req=%.1f failed=%d\n",
+		who, mode, rate, len(lat), pct(0.5).Round(time.Microsecond), pct(0.9).Round(time.Microsecond), pct(0.99).Round(time.Microsecond),
+		float64((c1-c0).Microseconds())/float64(len(lat)+failed), failed)
+	return nil
 }
