@@ -186,6 +186,10 @@ func (f *Front) newServer(h http.Handler, p *http.Protocols, h2conf *http.HTTP2C
 		MaxHeaderBytes: f.cfg.MaxHeaderBytes,
 		ErrorLog:       f.cfg.Log,
 		ConnState:      connState,
+		// "OPTIONS *" goes to the proxy like any request (it has no
+		// route, so it gets the 503 page) instead of net/http's own
+		// handler.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 

@@ -96,6 +96,20 @@ func (c *guardConn) Read(b []byte) (int, error) {
 		if c.off.Load() || c.p.state == stOff {
 			return c.Conn.Read(b)
 		}
+		if len(b) == 1 && !c.p.inBody() {
+			// net/http's background read: while a handler runs it keeps
+			// a one-byte read pending on the connection, to notice a
+			// client hanging up, and aborts it with a deadline in 1970
+			// when the handler is done. Per request that is a read that
+			// finds nothing, a goroutine parked and woken and two
+			// deadline changes: about a tenth of the router's CPU. The
+			// proxy does not need it (it stops when a write to the client
+			// fails, and its backend timeout bounds the wait), so the
+			// read ends at once with nothing; net/http reads the next
+			// request as usual. (Its other reads use its 4 KiB buffer,
+			// and body reads never get here.)
+			return 0, nil
+		}
 		c.armRead()
 		n, err := c.Conn.Read(b)
 		if n == 0 {

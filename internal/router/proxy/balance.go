@@ -22,6 +22,9 @@ type pool struct {
 	sched []int32
 	algo  model.Balance
 	rr    *atomic.Uint64
+	// cookies caches the route's Set-Cookie values per endpoint, built on
+	// first use.
+	cookies []atomic.Pointer[cookieLines]
 }
 
 // weightScale divides evenly by every endpoint count up to 16, so that a
@@ -55,6 +58,7 @@ func newPool(ws []weighted, algo model.Balance, rr *atomic.Uint64) *pool {
 	if len(p.eps) == 0 {
 		return p
 	}
+	p.cookies = make([]atomic.Pointer[cookieLines], len(p.eps))
 	equal := true
 	for i := range p.weights {
 		p.weights[i] /= g
@@ -188,6 +192,16 @@ func (p *pool) leastConn(now int64, skip *endpoint, onlyUp bool) *endpoint {
 		}
 	}
 	return best
+}
+
+// indexOf is e's position in the pool, -1 when it is not in it.
+func (p *pool) indexOf(e *endpoint) int {
+	for i, x := range p.eps {
+		if x == e {
+			return i
+		}
+	}
+	return -1
 }
 
 // byCookie returns the endpoint a sticky cookie value names, if it is in

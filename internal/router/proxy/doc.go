@@ -22,9 +22,17 @@
 // the same small 503 page that names nothing of any tenant.
 //
 // The hot path avoids work per request that the Table can do once: host
-// lookup is an exact map, the request's own header map is forwarded (hop by
-// hop headers removed, forwarding headers appended) rather than copied, the
-// raw request target is forwarded as received, copy buffers are pooled, and
-// every endpoint has its own keep-alive pool (a tuned http.Transport).
+// lookup is an exact map; HSTS and sticky cookie values are built once.
+// Backends are reached through the package's own HTTP/1.1 transport
+// (transport.go, wire_*.go) rather than http.Transport: per endpoint a
+// stack of persistent connections with their own buffers; the request
+// head is written straight from the client's request (target as received,
+// hop-by-hop headers skipped, forwarding headers appended) without copying
+// or modifying it; the response head is read into one string whose
+// substrings become the client's header values; bodies are framed as RFC
+// 9112 says and copied with pooled buffers; the route timeout is the
+// connection's deadline, so there is no per-request goroutine, context or
+// timer (a request body is the exception: it is copied by a goroutine so a
+// backend that answers early cannot deadlock the exchange).
 // docs/dev/router-proxy.md records what that costs per request.
 package proxy

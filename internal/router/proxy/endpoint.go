@@ -1,11 +1,7 @@
 package proxy
 
 import (
-	"context"
-	"crypto/tls"
 	"crypto/x509"
-	"net"
-	"net/http"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -31,8 +27,8 @@ type endpoint struct {
 	// cookie is the sticky-session cookie value that selects this
 	// endpoint: an HMAC of its key with the router's secret, so it says
 	// nothing of the address.
-	cookie    string
-	transport *http.Transport
+	cookie string
+	pool   *connPool
 
 	active atomic.Int64 // requests in flight (leastconn)
 	// downUntil is the monotonic time (ns since the proxy's epoch) until
@@ -81,37 +77,3 @@ type dialError struct{ err error }
 
 func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
-
-// newTransport is an endpoint's connection pool: keep-alive with many idle
-// connections (the router multiplexes every client of a route onto them),
-// no compression or proxy from the environment, HTTP/1.1 only (h2c and h2
-// clients are proxied as HTTP/1.1, as OpenShift's router does), and for
-// reencrypt the route's CA and the service's DNS name.
-func newTransport(cfg *Config, key endpointKey) *http.Transport {
-	d := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	t := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, &dialError{err}
-			}
-			return c, nil
-		},
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		DisableCompression:    true,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ExpectContinueTimeout: time.Second,
-		// A non-nil empty map turns HTTP/2 to the backend off.
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-	if key.serverName != "" {
-		t.TLSClientConfig = &tls.Config{
-			ServerName: key.serverName,
-			RootCAs:    key.roots,
-			MinVersion: tls.VersionTLS12,
-		}
-	}
-	return t
-}

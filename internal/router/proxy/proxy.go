@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +62,8 @@ type Proxy struct {
 	// nanoseconds the health back-off and rate limits count in.
 	clock func() time.Time
 	epoch time.Time
+
+	startReaper sync.Once
 }
 
 var _ model.Dataplane = (*Proxy)(nil)
@@ -111,6 +111,7 @@ func (p *Proxy) Ready() bool { return p.state.Load() != nil }
 func (p *Proxy) Update(t *model.Table) {
 	p.updateMu.Lock()
 	defer p.updateMu.Unlock()
+	p.startReaper.Do(func() { go p.reapLoop() })
 	prev := p.state.Load()
 	st := p.compile(t, prev)
 	p.state.Store(st)
@@ -121,15 +122,29 @@ func (p *Proxy) Update(t *model.Table) {
 		if st.endpoints[k] != e {
 			e.removed.Store(true)
 			// With requests in flight the last one to finish closes the
-			// pool (release): closing now would also cancel their dials.
+			// pool (release), so their connections are not kept either.
 			if e.active.Load() == 0 {
-				e.transport.CloseIdleConnections()
+				e.pool.closeIdle(true)
 			}
 		}
 	}
 	for k, c := range prev.carried {
 		if _, ok := st.carried[k]; !ok && c.metrics != nil {
 			c.metrics.delete()
+		}
+	}
+}
+
+// reapLoop closes long-idle backend connections of the current Table's
+// endpoints every third of the idle timeout, for the life of the process.
+func (p *Proxy) reapLoop() {
+	t := time.NewTicker(idleConnTimeout / 3)
+	defer t.Stop()
+	for now := range t.C {
+		if st := p.state.Load(); st != nil {
+			for _, e := range st.endpoints {
+				e.pool.reap(now)
+			}
 		}
 	}
 }
@@ -206,21 +221,17 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b 
 // the answer back.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rs *routeState, clientIP string, client netip.Addr) outcome {
 	secure := r.TLS != nil
-	// The request's own header map is forwarded: net/http has read what
-	// it needs from it (Connection: close, Expect) before the handler runs.
-	h := r.Header
-	upgrade := upgradeType(h)
-	removeHopByHop(h)
-	if upgrade != "" {
-		h["Connection"] = valUpgrade
-		h["Upgrade"] = []string{upgrade}
-	}
-	p.addForwarded(h, r, clientIP, client)
+	// The client's request is forwarded as it is: the transport writes its
+	// headers minus the hop-by-hop ones and plus the forwarding ones
+	// straight to the backend, so nothing is copied. Only the router's own
+	// sticky cookie is taken out.
+	o := &outRequest{r: r, clientIP: clientIP, client: client, port: p.localPort(r), upgrade: upgradeType(r.Header), timeout: rs.timeout}
+	o.init()
 	var cookie string
 	var hasCookie bool
 	if rs.cookieName != "" {
-		if cookie, hasCookie = requestCookie(h, rs.cookieName); hasCookie {
-			stripCookie(h, rs.cookieName)
+		if cookie, hasCookie = requestCookie(r.Header, rs.cookieName); hasCookie {
+			stripCookie(r.Header, rs.cookieName)
 		}
 	}
 
@@ -240,45 +251,26 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rs *routeState, 
 	if ep == nil {
 		return outcome{status: pageUnavailable.status, bytes: pageUnavailable.write(w)}
 	}
-
-	wd := startWatchdog(r.Context(), rs.timeout)
-	defer wd.stop()
-	out := r.WithContext(wd.ctx)
-	out.RequestURI = ""
-	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
-	out.Close = false
-	out.TLS = nil
-	out.URL = outURL(r)
-	var body *retryBody
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		out.Body = nil
-	} else {
-		body = &retryBody{rc: r.Body, wd: wd}
-		out.Body = body
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		o.body = &retryBody{rc: r.Body}
 	}
 
-	var resp *http.Response
+	var c *backendConn
 	var err error
 	for attempt := 0; ; attempt++ {
-		out.URL.Scheme, out.URL.Host = ep.scheme, ep.hostport
 		ep.active.Add(1)
-		resp, err = ep.transport.RoundTrip(out)
+		c, err = ep.exchange(o)
 		if err == nil {
 			ep.markUp()
 			break
 		}
 		p.release(ep)
 		var de *dialError
-		switch {
-		case errors.As(err, &de):
-			ep.markDown(p.mono())
-		case ep.removed.Load() && errors.Is(err, context.Canceled) && r.Context().Err() == nil && !wd.fired.Load():
-			// The endpoint left the Table and its pool was closed while
-			// this request, routed just before, was connecting to it.
-		default:
-			attempt = 1 // not retried
+		if !errors.As(err, &de) {
+			break // not retried: the request may have reached the backend
 		}
-		if attempt > 0 || (body != nil && body.n > 0) || wd.ctx.Err() != nil {
+		ep.markDown(p.mono())
+		if attempt > 0 || (o.body != nil && o.body.n > 0) {
 			break
 		}
 		next := rs.pool.pick(p.mono(), hash, ep)
@@ -288,13 +280,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rs *routeState, 
 		ep = next
 	}
 	if err != nil {
-		return p.backendError(w, r, rs, ep, wd, err)
+		return p.backendError(w, r, rs, ep, err)
 	}
 	defer p.release(ep)
+	h := &c.resp
 
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		wd.stop()
-		n, err := p.tunnel(w, resp, upgrade)
+	if h.status == http.StatusSwitchingProtocols {
+		n, err := p.tunnel(w, c, o.upgrade)
 		if err != nil {
 			p.log.Warn("upgrade failed", "route", rs.key, "backend", ep.hostport, "err", err)
 			return outcome{status: pageBadGateway.status, bytes: pageBadGateway.write(w), ep: ep}
@@ -303,60 +295,38 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, rs *routeState, 
 	}
 
 	dst := w.Header()
-	removeHopByHop(resp.Header)
-	for k, vv := range resp.Header {
-		dst[k] = vv
-	}
-	for k := range resp.Trailer {
-		dst["Trailer"] = append(dst["Trailer"], k)
-	}
+	h.copyTo(dst)
 	if secure && rs.hsts != nil {
 		dst["Strict-Transport-Security"] = rs.hsts
 	}
 	if rs.cookieName != "" && (!hasCookie || cookie != ep.cookie) {
-		setStickyCookie(dst, rs.cookieName, ep, secure)
+		rs.pool.setStickyCookie(dst, rs.cookieName, ep, secure)
 	}
-	w.WriteHeader(resp.StatusCode)
-	n, rerr := copyBody(w, resp, wd)
-	resp.Body.Close()
-	for k, vv := range resp.Trailer {
-		dst[http.TrailerPrefix+k] = vv
+	w.WriteHeader(h.status)
+	n, rerr := copyBody(w, &c.body, h.length < 0)
+	for _, t := range c.body.trailers {
+		dst[http.TrailerPrefix+t.k] = append(dst[http.TrailerPrefix+t.k], t.v)
 	}
-	o := outcome{status: resp.StatusCode, bytes: n, ep: ep}
-	if rerr != nil && r.Context().Err() == nil {
+	if rerr != nil {
+		c.close()
+	}
+	c.finish()
+	res := outcome{status: h.status, bytes: n, ep: ep}
+	if rerr != nil && rerr != errClientGone && r.Context().Err() == nil {
 		// The backend broke off (or went silent) mid-response.
 		if rs.metrics != nil {
-			rs.metrics.backendError(reason(wd, rerr))
+			rs.metrics.backendError(reason(rerr))
 		}
-		o.abort = true
+		res.abort = true
 	}
-	return o
-}
-
-// outURL is the backend request's URL: the request target exactly as the
-// client sent it (no re-encoding), its query unchanged.
-func outURL(r *http.Request) *url.URL {
-	u := &url.URL{RawQuery: r.URL.RawQuery}
-	raw := r.RequestURI
-	for i := 0; i < len(raw); i++ {
-		if raw[i] == '?' {
-			raw = raw[:i]
-			break
-		}
-	}
-	if len(raw) > 0 && raw[0] == '/' && (len(raw) < 2 || raw[1] != '/') {
-		u.Opaque = raw
-	} else {
-		u.Path, u.RawPath = r.URL.Path, r.URL.RawPath
-	}
-	return u
+	return res
 }
 
 // release ends an endpoint's request; the last request of an endpoint that
 // left the Table closes the connections it leaves idle.
 func (p *Proxy) release(e *endpoint) {
 	if e.active.Add(-1) == 0 && e.removed.Load() {
-		e.transport.CloseIdleConnections()
+		e.pool.closeIdle(true)
 	}
 }
 
@@ -364,9 +334,10 @@ func (p *Proxy) release(e *endpoint) {
 // when no endpoint could be connected to (as HAProxy answers when no
 // server is available), 504 when the route's timeout passed, 502 for
 // anything else, such as a reencrypt backend whose certificate does not
-// verify. Nothing is written when the client went away.
-func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rs *routeState, ep *endpoint, wd *watchdog, err error) outcome {
-	why := reason(wd, err)
+// verify or a malformed response. Nothing is written when the client went
+// away.
+func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rs *routeState, ep *endpoint, err error) outcome {
+	why := reason(err)
 	if rs.metrics != nil {
 		rs.metrics.backendError(why)
 	}
@@ -384,17 +355,17 @@ func (p *Proxy) backendError(w http.ResponseWriter, r *http.Request, rs *routeSt
 	return outcome{status: pg.status, bytes: pg.write(w), ep: ep}
 }
 
-func reason(wd *watchdog, err error) string {
+func reason(err error) string {
 	var de *dialError
 	var ve *tls.CertificateVerificationError
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
 	var ae tls.AlertError
 	switch {
-	case wd.fired.Load() || errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
 	case errors.As(err, &de):
 		return "connect"
+	case isTimeout(err):
+		return "timeout"
 	case errors.As(err, &ve), errors.As(err, &ue), errors.As(err, &he), errors.As(err, &ae):
 		return "tls"
 	}
@@ -405,22 +376,24 @@ func reason(wd *watchdog, err error) string {
 // flushing after each chunk when the length is unknown (streams, server
 // sent events) so nothing waits in a buffer. rerr is a read error of the
 // backend's body; a failed write (the client left) ends the copy quietly.
-func copyBody(w http.ResponseWriter, resp *http.Response, wd *watchdog) (n int64, rerr error) {
+func copyBody(w http.ResponseWriter, body *bodyReader, stream bool) (n int64, rerr error) {
+	if body.mode == bodyNone {
+		return 0, nil
+	}
 	bp := buffers.Get().(*[]byte)
 	defer buffers.Put(bp)
 	buf := *bp
 	var fl http.Flusher
-	if resp.ContentLength == -1 {
+	if stream {
 		fl, _ = w.(http.Flusher)
 	}
 	for {
-		k, err := resp.Body.Read(buf)
+		k, err := body.Read(buf)
 		if k > 0 {
-			wd.kick()
 			m, werr := w.Write(buf[:k])
 			n += int64(m)
 			if werr != nil {
-				return n, nil
+				return n, errClientGone
 			}
 			if fl != nil {
 				fl.Flush()
@@ -435,26 +408,22 @@ func copyBody(w http.ResponseWriter, resp *http.Response, wd *watchdog) (n int64
 	}
 }
 
+// errClientGone ends a response copy whose client stopped taking it.
+var errClientGone = errors.New("the client went away")
+
 // retryBody is the client's request body as the backend request reads it.
-// It counts what was read, so a connect failure is retried only when no
-// byte of the body was consumed, and it does not close the client's body
-// when the transport gives up on one endpoint.
+// It counts what was read, so a failed request is sent again only when no
+// byte of the body was consumed.
 type retryBody struct {
 	rc io.ReadCloser
-	wd *watchdog
 	n  int64
 }
 
 func (b *retryBody) Read(p []byte) (int, error) {
 	k, err := b.rc.Read(p)
-	if k > 0 {
-		b.n += int64(k)
-		b.wd.kick()
-	}
+	b.n += int64(k)
 	return k, err
 }
-
-func (b *retryBody) Close() error { return nil }
 
 // finish records a request in the access log and metrics.
 func (p *Proxy) finish(r *http.Request, rs *routeState, o outcome, start time.Time) {

@@ -208,6 +208,6 @@ func (p *Proxy) newEndpoint(k endpointKey) *endpoint {
 	if k.serverName != "" {
 		e.scheme = "https"
 	}
-	e.transport = newTransport(&p.cfg, k)
+	e.pool = newConnPool(newDialer(&p.cfg, k, e.hostport))
 	return e
 }

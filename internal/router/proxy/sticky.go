@@ -80,12 +80,38 @@ func stripCookie(h http.Header, name string) {
 	}
 }
 
+// cookieLines are the Set-Cookie values that send a client to one
+// endpoint under one cookie name, over plain HTTP and over TLS. Each is a
+// one-element slice capped at one, so appending to it copies.
+type cookieLines struct {
+	name          string
+	plain, secure []string
+}
+
 // setStickyCookie adds the Set-Cookie that sends the client's next
 // requests to e: HttpOnly always, Secure when the request came over TLS.
-func setStickyCookie(h http.Header, name string, e *endpoint, secure bool) {
-	v := name + "=" + e.cookie + "; path=/; HttpOnly"
-	if secure {
-		v += "; Secure; SameSite=None"
+// The values are built on first use per route and endpoint (each route has
+// its own cookie name; an endpoint may serve several routes).
+func (p *pool) setStickyCookie(h http.Header, name string, e *endpoint, secure bool) {
+	i := p.indexOf(e)
+	var cl *cookieLines
+	if i >= 0 {
+		cl = p.cookies[i].Load()
 	}
-	h["Set-Cookie"] = append(h["Set-Cookie"], v)
+	if cl == nil || cl.name != name {
+		v := name + "=" + e.cookie + "; path=/; HttpOnly"
+		cl = &cookieLines{name: name, plain: []string{v}, secure: []string{v + "; Secure; SameSite=None"}}
+		if i >= 0 {
+			p.cookies[i].Store(cl)
+		}
+	}
+	line := cl.plain
+	if secure {
+		line = cl.secure
+	}
+	if old := h["Set-Cookie"]; len(old) > 0 {
+		h["Set-Cookie"] = append(old, line[0])
+	} else {
+		h["Set-Cookie"] = line
+	}
 }

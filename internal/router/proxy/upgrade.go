@@ -12,14 +12,18 @@ import (
 // backend answered 101, so the client connection is taken over and bytes
 // are copied both ways until either side closes or nothing moves for the
 // tunnel timeout (HAProxy's "timeout tunnel", 1h by default).
-func (p *Proxy) tunnel(w http.ResponseWriter, resp *http.Response, reqUpgrade string) (int64, error) {
-	back, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok {
-		resp.Body.Close()
-		return 0, errUpgrade("the backend's 101 response has no writable body")
+func (p *Proxy) tunnel(w http.ResponseWriter, c *backendConn, reqUpgrade string) (int64, error) {
+	defer c.close()
+	if c.writer != nil {
+		// A request body with an upgrade: the backend switched before
+		// reading it all, which leaves nothing sane to tunnel.
+		c.nc.Close()
+		<-c.writer
+		c.writer = nil
+		return 0, errUpgrade("the backend switched protocols before the request body was sent")
 	}
-	defer back.Close()
-	if got := resp.Header.Get("Upgrade"); !strings.EqualFold(got, reqUpgrade) {
+	got := c.resp.upgrade
+	if !strings.EqualFold(got, reqUpgrade) {
 		return 0, errUpgrade("the backend switched to " + got + ", the client asked for " + reqUpgrade)
 	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
@@ -28,25 +32,27 @@ func (p *Proxy) tunnel(w http.ResponseWriter, resp *http.Response, reqUpgrade st
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Time{}) // the server's read/write timeouts do not apply to a tunnel
+	c.nc.SetDeadline(time.Time{})
 
-	up := resp.Header.Get("Upgrade")
-	removeHopByHop(resp.Header)
-	resp.Header["Connection"] = valUpgrade
-	resp.Header["Upgrade"] = []string{up}
+	h := c.resp.header()
+	h["Connection"] = valUpgrade
+	h["Upgrade"] = []string{got}
 	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
-	resp.Header.Write(brw)
+	h.Write(brw)
 	brw.WriteString("\r\n")
 	if err := brw.Flush(); err != nil {
 		return 0, nil
 	}
 
+	back := c.nc
 	var once sync.Once
 	closeBoth := func() { once.Do(func() { conn.Close(); back.Close() }) }
 	idle := time.AfterFunc(p.cfg.TunnelTimeout, closeBoth)
 	defer idle.Stop()
 	done := make(chan int64, 2)
+	// Bytes the backend sent right after its 101 are in c.br already.
 	go func() { done <- p.pipe(back, brw.Reader, idle); closeBoth() }()
-	go func() { done <- p.pipe(conn, back, idle); closeBoth() }()
+	go func() { done <- p.pipe(conn, c.br, idle); closeBoth() }()
 	n := <-done
 	n += <-done
 	return n, nil
