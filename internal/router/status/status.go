@@ -93,8 +93,11 @@ func (w *Writer) Sync(changes []model.StatusChange) {
 	w.mu.Lock()
 	w.pending = next
 	w.mu.Unlock()
-	for k := range next {
-		w.queue.Add(k)
+	// Queue from the slice: once published, next belongs to the workers,
+	// which delete what they have written (ranging over it here raced
+	// them: a fatal concurrent map iteration and write at 10k routes).
+	for _, c := range changes {
+		w.queue.Add(c.Key())
 	}
 }
 

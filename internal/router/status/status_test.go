@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -266,6 +267,38 @@ func TestRunStopsWithItsContext(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the running writer wrote nothing")
 		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+}
+
+// Sync hands its changes to running workers, which delete what they have
+// written from the same map; under -race this fails if Sync reads the map
+// after publishing it (the bench crashed that way at 10,000 routes).
+func TestSyncWhileWorkersWrite(t *testing.T) {
+	var routes []*routev1.Route
+	var changes []model.StatusChange
+	for i := 0; i < 300; i++ {
+		name := fmt.Sprintf("web%d", i)
+		routes = append(routes, newRoute("a", name))
+		changes = append(changes, admitted(name))
+	}
+	f := newFixture(t, routes, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.w.Run(ctx); close(done) }()
+	for i := 0; i < 20; i++ {
+		f.w.Sync(changes)
+	}
+	deadline := time.After(60 * time.Second)
+	for _, c := range changes {
+		for ingressOf(f.route(t, "a", c.Name), "mine") == nil {
+			select {
+			case <-deadline:
+				t.Fatalf("%s was never written", c.Name)
+			case <-time.After(time.Millisecond):
+			}
 		}
 	}
 	cancel()
