@@ -29,6 +29,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +46,7 @@ import (
 	"github.com/gantry-dev/gantry/bench/internal/benchutil"
 	"github.com/gantry-dev/gantry/internal/router/haproxy"
 	"github.com/gantry-dev/gantry/internal/router/model"
+	"github.com/gantry-dev/gantry/test/harness"
 )
 
 type options struct {
@@ -111,14 +113,23 @@ type sample struct {
 	wrkResult
 	cpuPerReq time.Duration // 0: not measured (direct)
 	extra     string
+	kib       float64       // memory per route
+	median    time.Duration // route create to first 200
 }
 
 // bench holds what the scenarios share.
 type bench struct {
-	o       options
-	port    int32 // the backend's port, on 127.0.0.1 and 127.0.0.2
-	samples []sample
-	notes   []string
+	o          options
+	port       int32 // the backend's port, on 127.0.0.1 and 127.0.0.2 (and the node IP)
+	samples    []sample
+	notes      []string
+	loadBefore string
+	cert       *tls.Certificate // the default certificate of both routers
+	certFile   string           // it and its key, PEM
+	// cluster is gantry start's, when Gantry's router is measured;
+	// nodePorts are then the backend's two ports on the node IP.
+	cluster   *harness.Cluster
+	nodePorts [2]int32
 }
 
 var (
@@ -127,16 +138,52 @@ var (
 )
 
 func run(ctx context.Context, o options) (string, error) {
-	port, err := freePort("127.0.0.1", "127.0.0.2")
+	b := &bench{o: o, loadBefore: benchutil.LoadAverage()}
+	cert, certFile, err := defaultCertificate(o.dir)
 	if err != nil {
 		return "", err
 	}
-	be, err := startBackend([]string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.2:%d", port)})
+	b.cert, b.certFile = cert, certFile
+	addrs := []string{"127.0.0.1", "127.0.0.2"}
+	// The cluster runs through every target's measurements, not only
+	// Gantry's, so that its background work loads all of them alike.
+	if o.gantryBin != "" {
+		if err := exec.CommandContext(ctx, o.gantryBin, "router", "--help").Run(); err != nil {
+			b.notes = append(b.notes, "Gantry's router: not measured: "+o.gantryBin+" has no `router` command")
+		} else {
+			c, stop, err := harness.StartLocked(ctx, "gantry-bench-router-cluster-", benchutil.Logf, "--router=false")
+			if err != nil {
+				return "", fmt.Errorf("gantry start: %w", err)
+			}
+			defer stop()
+			b.cluster = c
+			addrs = append(addrs, harness.NodeIP)
+		}
+	} else {
+		b.notes = append(b.notes, "Gantry's router: not measured (no gantry binary; build it with `make build` or pass -gantry)")
+	}
+	port, err := freePort(addrs...)
+	if err != nil {
+		return "", err
+	}
+	b.port = int32(port)
+	var listen []string
+	for _, a := range addrs {
+		listen = append(listen, fmt.Sprintf("%s:%d", a, port))
+	}
+	if b.cluster != nil {
+		port2, err := freePort(harness.NodeIP)
+		if err != nil {
+			return "", err
+		}
+		b.nodePorts = [2]int32{int32(port), int32(port2)}
+		listen = append(listen, fmt.Sprintf("%s:%d", harness.NodeIP, port2))
+	}
+	be, err := startBackend(listen)
 	if err != nil {
 		return "", err
 	}
 	defer be.stop()
-	b := &bench{o: o, port: int32(port)}
 
 	benchutil.Logf("direct to the backend")
 	if _, err := b.measure(ctx, "plain HTTP keep-alive", "direct", 0, load{url: fmt.Sprintf("http://127.0.0.1:%d/", port)}); err != nil {
@@ -200,7 +247,7 @@ func (b *bench) haproxy(ctx context.Context, mode haproxy.MapMode) error {
 		return err
 	}
 	r, err := haproxy.New(haproxy.Options{Dir: fmt.Sprintf("%s/haproxy-%s", b.o.dir, mode), BindAddress: "127.0.0.1",
-		HTTPPort: ports[0], HTTPSPort: ports[1], StatsPort: ports[2], MapMode: mode,
+		HTTPPort: ports[0], HTTPSPort: ports[1], StatsPort: ports[2], MapMode: mode, DefaultCertificate: b.cert,
 		Logf: func(format string, args ...any) {
 			if msg := fmt.Sprintf(format, args...); strings.Contains(msg, "ALERT") {
 				benchutil.Logf("  %s", msg)
@@ -246,7 +293,7 @@ func (b *bench) haproxy(ctx context.Context, mode haproxy.MapMode) error {
 	rssMany, workerMany := treeRSS(pid), treeRSS(pid)-selfRSS(pid)
 	perRoute := float64(rssMany-rss100) / float64(b.o.many-100)
 	perRouteWorker := float64(workerMany-worker100) / float64(b.o.many-100)
-	b.samples = append(b.samples, sample{scenario: "memory per route", target: target,
+	b.samples = append(b.samples, sample{scenario: "memory per route", target: target, kib: perRoute / 1024,
 		extra: fmt.Sprintf("%.1f KiB with the master process, %.1f KiB the worker alone (RSS %.0f / %.0f MiB at 100 routes, %.0f / %.0f MiB at %d)",
 			perRoute/1024, perRouteWorker/1024, float64(rss100)/(1<<20), float64(worker100)/(1<<20), float64(rssMany)/(1<<20), float64(workerMany)/(1<<20), b.o.many)})
 
@@ -270,7 +317,7 @@ func (b *bench) haproxy(ctx context.Context, mode haproxy.MapMode) error {
 		list = append(list, d.Round(time.Millisecond).String())
 	}
 	b.samples = append(b.samples, sample{scenario: fmt.Sprintf("route create to first 200 at %d routes", b.o.many), target: target,
-		extra: fmt.Sprintf("median %s (runs: %s; each a reload)", times[len(times)/2].Round(time.Millisecond), strings.Join(list, ", "))})
+		median: times[len(times)/2], extra: fmt.Sprintf("median %s (runs: %s; each a reload)", times[len(times)/2].Round(time.Millisecond), strings.Join(list, ", "))})
 	return nil
 }
 
