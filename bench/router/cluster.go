@@ -121,14 +121,20 @@ func (o *objects) deleteRoute(ctx context.Context, i int) error {
 	return o.routes.RouteV1().Routes(ns).Delete(ctx, name, metav1.DeleteOptions{})
 }
 
-// grow creates routes from..to-1 with their services.
-func (o *objects) grow(ctx context.Context, from, to int) error {
-	return parallel(ctx, to-from, func(k int) error {
-		if err := o.service(ctx, from+k); err != nil {
-			return err
-		}
-		return o.route(ctx, from+k)
-	})
+// grow creates routes from..to-1: first their Services and
+// EndpointSlices, then the Routes, and returns how long each phase took
+// (so a slow create shows which kind is slow).
+func (o *objects) grow(ctx context.Context, from, to int) (services, routes time.Duration, err error) {
+	start := time.Now()
+	if err := parallel(ctx, to-from, func(k int) error { return o.service(ctx, from+k) }); err != nil {
+		return 0, 0, err
+	}
+	services = time.Since(start)
+	start = time.Now()
+	if err := parallel(ctx, to-from, func(k int) error { return o.route(ctx, from+k) }); err != nil {
+		return 0, 0, err
+	}
+	return services, time.Since(start), nil
 }
 
 // moveEndpoints points the EndpointSlices of routes 0..n-1 at port, and
