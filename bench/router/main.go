@@ -1,8 +1,10 @@
 // Command router measures router data planes side by side on this machine,
 // in one run: the backend alone (the ceiling), HAProxy 2.6 (Debian) driven
 // by internal/router/haproxy with OpenShift's regex host map and with an
-// exact map, and, once `gantry router` exists, Gantry's own router (see
-// gantry.go). Each is driven with wrk (-t2 -c64 -d10s --latency, as in
+// exact map, and Gantry's own router (`gantry router` in its own process
+// against a cluster of `gantry start --router=false`, with real Routes,
+// Services and EndpointSlices: gantry.go, cluster.go). Each is driven
+// with wrk (-t2 -c64 -d10s --latency, as in
 // shared/reference/performance.md) and measured by requests per second,
 // p99 latency and the proxy process tree's CPU time per request
 // (utime+stime from /proc before and after, divided by the requests): on a
@@ -19,11 +21,13 @@
 //	failed requests while 1,000 routes' endpoints move and routes come
 //	and go under load (wrk -c16)
 //
-// Everything binds loopback only; every process started is stopped by
-// PID. The backend is this program re-executed with -serve-backend.
+// Everything binds loopback (and the node IP gantry start puts on the
+// loopback device) only; every process started is stopped by PID. The
+// backend is this program re-executed with -serve-backend. With a gantry
+// binary the run takes the machine lock of the tests and needs root.
 //
-//	go run ./bench/router                  # HAProxy and direct
-//	go run ./bench/router -gantry bin/gantry
+//	go run ./bench/router -gantry bin/gantry  # all targets, the issue's targets table
+//	go run ./bench/router                     # $GANTRY_BIN or bin/gantry; without one, HAProxy and direct only
 //	go run ./bench/router -quick           # 3 s runs, 2,000 routes: a smoke run
 package main
 
