@@ -76,8 +76,14 @@ const edgeNamespace, edgeName = "tls", "edge"
 // route).
 func (o *objects) service(ctx context.Context, i int) error {
 	ns, name := routeNS(i)
+	// Headless: the router reads a Service's ports and its EndpointSlices,
+	// never its cluster IP, and a cluster IP per route would have
+	// kube-proxy rewrite iptables for every one of 10,000 Services (the
+	// first full run created Services at 20-40/s, iptables-restore taking
+	// the CPU the measurements need).
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{
-		Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(o.port), Protocol: corev1.ProtocolTCP}}}}
+		ClusterIP: corev1.ClusterIPNone,
+		Ports:     []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(o.port), Protocol: corev1.ProtocolTCP}}}}
 	if _, err := o.kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("service %s/%s: %w", ns, name, err)
 	}
