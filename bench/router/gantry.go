@@ -321,7 +321,7 @@ func (r *routerProc) firstOK(ctx context.Context, url, host string, timeout time
 	for time.Since(start) < timeout {
 		select {
 		case <-r.exited:
-			return 0, fmt.Errorf("gantry router exited: %s", r.tail())
+			return 0, fmt.Errorf("gantry router exited (%s); the end of its log:\n%s", r.why(), r.tail())
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		default:
@@ -352,6 +352,17 @@ func (r *routerProc) tail() string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
+}
+
+// why is the first fatal error or panic line of the router's log.
+func (r *routerProc) why() string {
+	b, _ := os.ReadFile(r.log.Name())
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "fatal error:") || strings.HasPrefix(line, "panic:") {
+			return line
+		}
+	}
+	return "no fatal error in its log"
 }
 
 // stop ends the router by its PID: SIGTERM, SIGKILL after 10 s.
