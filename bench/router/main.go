@@ -1,8 +1,10 @@
 // Command router measures router data planes side by side on this machine,
 // in one run: the backend alone (the ceiling), HAProxy 2.6 (Debian) driven
 // by internal/router/haproxy with OpenShift's regex host map and with an
-// exact map, and, once `gantry router` exists, Gantry's own router (see
-// gantry.go). Each is driven with wrk (-t2 -c64 -d10s --latency, as in
+// exact map, and Gantry's own router (`gantry router` in its own process
+// against a cluster of `gantry start --router=false`, with real Routes,
+// Services and EndpointSlices: gantry.go, cluster.go). Each is driven
+// with wrk (-t2 -c64 -d10s --latency, as in
 // shared/reference/performance.md) and measured by requests per second,
 // p99 latency and the proxy process tree's CPU time per request
 // (utime+stime from /proc before and after, divided by the requests): on a
@@ -19,16 +21,19 @@
 //	failed requests while 1,000 routes' endpoints move and routes come
 //	and go under load (wrk -c16)
 //
-// Everything binds loopback only; every process started is stopped by
-// PID. The backend is this program re-executed with -serve-backend.
+// Everything binds loopback (and the node IP gantry start puts on the
+// loopback device) only; every process started is stopped by PID. The
+// backend is this program re-executed with -serve-backend. With a gantry
+// binary the run takes the machine lock of the tests and needs root.
 //
-//	go run ./bench/router                  # HAProxy and direct
-//	go run ./bench/router -gantry bin/gantry
+//	go run ./bench/router -gantry bin/gantry  # all targets, the issue's targets table
+//	go run ./bench/router                     # $GANTRY_BIN or bin/gantry; without one, HAProxy and direct only
 //	go run ./bench/router -quick           # 3 s runs, 2,000 routes: a smoke run
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +50,7 @@ import (
 	"github.com/gantry-dev/gantry/bench/internal/benchutil"
 	"github.com/gantry-dev/gantry/internal/router/haproxy"
 	"github.com/gantry-dev/gantry/internal/router/model"
+	"github.com/gantry-dev/gantry/test/harness"
 )
 
 type options struct {
@@ -111,14 +117,23 @@ type sample struct {
 	wrkResult
 	cpuPerReq time.Duration // 0: not measured (direct)
 	extra     string
+	kib       float64       // memory per route
+	median    time.Duration // route create to first 200
 }
 
 // bench holds what the scenarios share.
 type bench struct {
-	o       options
-	port    int32 // the backend's port, on 127.0.0.1 and 127.0.0.2
-	samples []sample
-	notes   []string
+	o          options
+	port       int32 // the backend's port, on 127.0.0.1 and 127.0.0.2 (and the node IP)
+	samples    []sample
+	notes      []string
+	loadBefore string
+	cert       *tls.Certificate // the default certificate of both routers
+	certFile   string           // it and its key, PEM
+	// cluster is gantry start's, when Gantry's router is measured;
+	// nodePorts are then the backend's two ports on the node IP.
+	cluster   *harness.Cluster
+	nodePorts [2]int32
 }
 
 var (
@@ -127,16 +142,52 @@ var (
 )
 
 func run(ctx context.Context, o options) (string, error) {
-	port, err := freePort("127.0.0.1", "127.0.0.2")
+	b := &bench{o: o, loadBefore: benchutil.LoadAverage()}
+	cert, certFile, err := defaultCertificate(o.dir)
 	if err != nil {
 		return "", err
 	}
-	be, err := startBackend([]string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.2:%d", port)})
+	b.cert, b.certFile = cert, certFile
+	addrs := []string{"127.0.0.1", "127.0.0.2"}
+	// The cluster runs through every target's measurements, not only
+	// Gantry's, so that its background work loads all of them alike.
+	if o.gantryBin != "" {
+		if err := exec.CommandContext(ctx, o.gantryBin, "router", "--help").Run(); err != nil {
+			b.notes = append(b.notes, "Gantry's router: not measured: "+o.gantryBin+" has no `router` command")
+		} else {
+			c, stop, err := harness.StartLocked(ctx, "gantry-bench-router-cluster-", benchutil.Logf, "--router=false")
+			if err != nil {
+				return "", fmt.Errorf("gantry start: %w", err)
+			}
+			defer stop()
+			b.cluster = c
+			addrs = append(addrs, harness.NodeIP)
+		}
+	} else {
+		b.notes = append(b.notes, "Gantry's router: not measured (no gantry binary; build it with `make build` or pass -gantry)")
+	}
+	port, err := freePort(addrs...)
+	if err != nil {
+		return "", err
+	}
+	b.port = int32(port)
+	var listen []string
+	for _, a := range addrs {
+		listen = append(listen, fmt.Sprintf("%s:%d", a, port))
+	}
+	if b.cluster != nil {
+		port2, err := freePort(harness.NodeIP)
+		if err != nil {
+			return "", err
+		}
+		b.nodePorts = [2]int32{int32(port), int32(port2)}
+		listen = append(listen, fmt.Sprintf("%s:%d", harness.NodeIP, port2))
+	}
+	be, err := startBackend(listen)
 	if err != nil {
 		return "", err
 	}
 	defer be.stop()
-	b := &bench{o: o, port: int32(port)}
 
 	benchutil.Logf("direct to the backend")
 	if _, err := b.measure(ctx, "plain HTTP keep-alive", "direct", 0, load{url: fmt.Sprintf("http://127.0.0.1:%d/", port)}); err != nil {
@@ -147,8 +198,13 @@ func run(ctx context.Context, o options) (string, error) {
 			return "", fmt.Errorf("haproxy (%s map): %w", mode, err)
 		}
 	}
+	// A failure of Gantry's router ends its part of the run, not the
+	// report: what was measured until then, and why it stopped, are
+	// written.
 	if err := b.gantry(ctx); err != nil {
-		return "", fmt.Errorf("gantry router: %w", err)
+		benchutil.Logf("gantry router: %v", err)
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		b.notes = append(b.notes, "**Gantry's router: the run stopped early**: "+msg+" (the router's log is in the bench's output)")
 	}
 	return b.report(), nil
 }
@@ -200,7 +256,7 @@ func (b *bench) haproxy(ctx context.Context, mode haproxy.MapMode) error {
 		return err
 	}
 	r, err := haproxy.New(haproxy.Options{Dir: fmt.Sprintf("%s/haproxy-%s", b.o.dir, mode), BindAddress: "127.0.0.1",
-		HTTPPort: ports[0], HTTPSPort: ports[1], StatsPort: ports[2], MapMode: mode,
+		HTTPPort: ports[0], HTTPSPort: ports[1], StatsPort: ports[2], MapMode: mode, DefaultCertificate: b.cert,
 		Logf: func(format string, args ...any) {
 			if msg := fmt.Sprintf(format, args...); strings.Contains(msg, "ALERT") {
 				benchutil.Logf("  %s", msg)
@@ -246,7 +302,7 @@ func (b *bench) haproxy(ctx context.Context, mode haproxy.MapMode) error {
 	rssMany, workerMany := treeRSS(pid), treeRSS(pid)-selfRSS(pid)
 	perRoute := float64(rssMany-rss100) / float64(b.o.many-100)
 	perRouteWorker := float64(workerMany-worker100) / float64(b.o.many-100)
-	b.samples = append(b.samples, sample{scenario: "memory per route", target: target,
+	b.samples = append(b.samples, sample{scenario: "memory per route", target: target, kib: perRoute / 1024,
 		extra: fmt.Sprintf("%.1f KiB with the master process, %.1f KiB the worker alone (RSS %.0f / %.0f MiB at 100 routes, %.0f / %.0f MiB at %d)",
 			perRoute/1024, perRouteWorker/1024, float64(rss100)/(1<<20), float64(worker100)/(1<<20), float64(rssMany)/(1<<20), float64(workerMany)/(1<<20), b.o.many)})
 
@@ -270,7 +326,7 @@ func (b *bench) haproxy(ctx context.Context, mode haproxy.MapMode) error {
 		list = append(list, d.Round(time.Millisecond).String())
 	}
 	b.samples = append(b.samples, sample{scenario: fmt.Sprintf("route create to first 200 at %d routes", b.o.many), target: target,
-		extra: fmt.Sprintf("median %s (runs: %s; each a reload)", times[len(times)/2].Round(time.Millisecond), strings.Join(list, ", "))})
+		median: times[len(times)/2], extra: fmt.Sprintf("median %s (runs: %s; each a reload)", times[len(times)/2].Round(time.Millisecond), strings.Join(list, ", "))})
 	return nil
 }
 
