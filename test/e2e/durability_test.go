@@ -21,6 +21,7 @@ import (
 	routev1 "github.com/openshift/api/route/v1"
 	routeclient "github.com/openshift/client-go/route/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/gantry-dev/gantry/test/harness"
 )
@@ -50,8 +51,18 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	last.Spec.Path = "/acknowledged"
-	if _, err := rc.RouteV1().Routes("default").Update(ctx, last, metav1.UpdateOptions{}); err != nil {
+	// The node's router writes each route's status meanwhile, so the update
+	// retries on a fresh read as any client must.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := rc.RouteV1().Routes("default").Get(ctx, last.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Path = "/acknowledged"
+		_, err = rc.RouteV1().Routes("default").Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		c.Stop()
 		t.Fatal(err)
 	}

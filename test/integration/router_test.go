@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -416,12 +417,16 @@ func TestStandaloneRouterShard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := rc.RouteV1().Routes(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.Labels["shard"] = "c"
-	if _, err := rc.RouteV1().Routes(ns).Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+	// Two routers write this route's status: relabel on a fresh read.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got, err := rc.RouteV1().Routes(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		got.Labels["shard"] = "c"
+		_, err = rc.RouteV1().Routes(ns).Update(ctx, got, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	entries("default")
