@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/labels"
 	"net"
 	"os"
 	"path/filepath"
@@ -85,6 +86,9 @@ type Config struct {
 	// at RouterHTTPPort and RouterHTTPSPort.
 	Router                          bool
 	RouterHTTPPort, RouterHTTPSPort int
+	// RouterRouteSelector is the node router's shard: a label selector routes must match
+	// (OpenShift's ROUTE_LABELS); empty serves every route.
+	RouterRouteSelector string
 	// RoutingSuffix is the subdomain routes without a host are given (<route>-<namespace>.<suffix>)
 	// and the router's default certificate covers (*.<suffix>). Empty means DefaultRoutingSuffix
 	// of the node IP.
@@ -188,6 +192,9 @@ func (c *Config) RouterSuffix() string {
 func (c *Config) validateRouter() error {
 	if errs := validation.IsDNS1123Subdomain(c.RouterSuffix()); len(errs) > 0 {
 		return fmt.Errorf("--routing-suffix %q: %s. Try: a DNS name such as apps.example.com", c.RouterSuffix(), strings.Join(errs, "; "))
+	}
+	if _, err := labels.Parse(c.RouterRouteSelector); err != nil {
+		return fmt.Errorf("--router-route-selector %q: %v. Try: a label selector such as shard=a,env!=test", c.RouterRouteSelector, err)
 	}
 	if !c.Router {
 		return nil

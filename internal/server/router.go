@@ -81,7 +81,7 @@ func (m *machine) routerConfig() (run.Config, error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	node := c.NodeIP.String()
-	rc.Model = model.Config{RouterName: RouterName, Subdomain: c.RouterSuffix()}
+	rc.Model = model.Config{RouterName: RouterName, Subdomain: c.RouterSuffix(), RouteSelector: c.RouterRouteSelector}
 	rc.HTTPAddr = net.JoinHostPort(node, strconv.Itoa(c.RouterHTTPPort))
 	rc.HTTPSAddr = net.JoinHostPort(node, strconv.Itoa(c.RouterHTTPSPort))
 	rc.StatsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(RouterStatsPort))

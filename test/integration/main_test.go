@@ -12,6 +12,11 @@ import (
 
 var cluster *harness.Cluster
 
+// unroutedLabel marks routes the node's router does not serve: the cluster's
+// router is started with the selector !unroutedLabel. Tests of the API
+// itself (resource versions, conflicts, watch events) use such routes.
+const unroutedLabel = "gantry.test/unrouted"
+
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
@@ -31,7 +36,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	cluster, err = harness.Start(context.Background(), dir, "--project-request-message", projectRequestMessage)
+	cluster, err = harness.Start(context.Background(), dir, "--project-request-message", projectRequestMessage,
+		"--router-route-selector", "!"+unroutedLabel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

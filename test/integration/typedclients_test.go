@@ -207,7 +207,9 @@ func typedCases(c *typedClients) []typedCase {
 			client:     func(ns string) crudClient[*routev1.Route, *routev1.RouteList] { return c.route.RouteV1().Routes(ns) },
 			newObj: func(_ string, i int) *routev1.Route {
 				return &routev1.Route{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i)},
+					// Not served by the node's router, whose status writes would
+					// change the resource versions this test checks.
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i), Labels: map[string]string{unroutedLabel: ""}},
 					Spec: routev1.RouteSpec{
 						Host: fmt.Sprintf("web-%d.typed.example.com", i),
 						Path: "/v1",
@@ -672,6 +674,9 @@ func (rc resourceCase[T, L]) run(t *testing.T, name, ns string) {
 		labels := map[string]string{"typed-clients": name}
 		if i == 0 {
 			labels["pick"] = "yes"
+		}
+		for k, v := range obj.GetLabels() {
+			labels[k] = v
 		}
 		obj.SetLabels(labels)
 		created, err := c.Create(ctx, obj, metav1.CreateOptions{})

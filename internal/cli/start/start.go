@@ -80,6 +80,7 @@ stopped and the machine is cleaned up (they start again at the next start).`,
 	f.BoolVar(&c.Router, "router", c.Router, "Run the router on the node IP, serving routes (--router=false to run none, e.g. to run 'gantry router' yourself)")
 	f.IntVar(&c.RouterHTTPPort, "router-http-port", c.RouterHTTPPort, "The router's HTTP port on the node IP")
 	f.IntVar(&c.RouterHTTPSPort, "router-https-port", c.RouterHTTPSPort, "The router's HTTPS port on the node IP")
+	f.StringVar(&c.RouterRouteSelector, "router-route-selector", "", "Label selector of the routes the node's router serves (its shard; empty: every route)")
 	f.StringVar(&c.RoutingSuffix, "routing-suffix", "", "Subdomain of generated route hosts (<route>-<namespace>.<suffix>), covered by the router's default certificate; default apps.<node-ip>.nip.io")
 	f.StringVar(&o.debugAddr, "debug-addr", "", "Serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off by default")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log level of Gantry and the embedded components (logs go to <data-dir>/logs)")
