@@ -249,6 +249,7 @@ func TestRouterConfig(t *testing.T) {
 		{"bad suffix", func(c *server.Config) { c.RoutingSuffix = "Apps_Example" }, "--routing-suffix"},
 		{"same ports", func(c *server.Config) { c.RouterHTTPSPort = c.RouterHTTPPort }, "two different ports"},
 		{"no port", func(c *server.Config) { c.RouterHTTPPort = 0 }, "--router-http-port 0 is not a port"},
+		{"bad route selector", func(c *server.Config) { c.RouterRouteSelector = "shard=(a" }, "--router-route-selector"},
 	} {
 		c := cfg
 		tc.change(&c)
