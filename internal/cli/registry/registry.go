@@ -3,13 +3,11 @@
 package registry
 
 import (
-	"errors"
 	"fmt"
+	"github.com/gantry-dev/gantry/internal/cli/clusterconfig"
 	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gantry-dev/gantry/internal/registry"
 )
@@ -67,20 +65,10 @@ system:registry cluster role.`,
 
 // New builds the registry the options describe.
 func (o *Options) New() (*registry.Registry, error) {
-	var rc *rest.Config
-	var err error
-	if o.Kubeconfig != "" {
-		rc, err = clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
-	} else {
-		rc, err = rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errors.New("not in a pod: give --kubeconfig")
-		}
-	}
+	rc, err := clusterconfig.Load(o.Kubeconfig, "gantry-registry")
 	if err != nil {
-		return nil, fmt.Errorf("cluster configuration: %w", err)
+		return nil, err
 	}
-	rc.UserAgent = "gantry-registry"
 	host := o.Hostname
 	if host == "" {
 		host = o.Listen

@@ -6,8 +6,8 @@
 package router
 
 import (
-	"errors"
 	"fmt"
+	"github.com/gantry-dev/gantry/internal/cli/clusterconfig"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gantry-dev/gantry/internal/router/model"
 	"github.com/gantry-dev/gantry/internal/router/proxy"
@@ -228,20 +227,10 @@ func (o *Options) Config() (run.Config, error) {
 }
 
 func (o *Options) restConfig() (*rest.Config, error) {
-	var rc *rest.Config
-	var err error
-	if o.Kubeconfig != "" {
-		rc, err = clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
-	} else {
-		rc, err = rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errors.New("not in a pod: give --kubeconfig")
-		}
-	}
+	rc, err := clusterconfig.Load(o.Kubeconfig, "gantry-router")
 	if err != nil {
-		return nil, fmt.Errorf("cluster configuration: %w", err)
+		return nil, err
 	}
-	rc.UserAgent = "gantry-router"
 	// Status writes after a start at 10,000 routes: more than client-go's
 	// default 5/s, still gentle on the API.
 	rc.QPS, rc.Burst = 50, 100
