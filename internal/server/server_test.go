@@ -1,10 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gantry-dev/gantry/internal/syncbuf"
 	"net"
 	"net/http"
 	"os"
@@ -217,24 +217,6 @@ func (h fakeHost) RemovePods(context.Context) error {
 	return h.w.stopErr
 }
 
-// syncBuffer is the Server's Out: events are written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var allServices = []string{"etcd", server.KubeAPIServer, server.KubeControllerManager, server.KubeScheduler,
 	"bootstrap", "registry", "images", server.Containerd, server.Kubelet, server.KubeProxy, "dns",
 	server.OpenShiftAPIServer, server.OAuthServer, "controllers", "admission", "router"}
@@ -246,7 +228,7 @@ const (
 
 // newServer returns a Server on fakes with a temporary data directory; configure may change the
 // configuration before Prepare runs.
-func newServer(t *testing.T, configure func(*server.Config)) (*server.Server, *world, *syncBuffer) {
+func newServer(t *testing.T, configure func(*server.Config)) (*server.Server, *world, *syncbuf.Buffer) {
 	t.Helper()
 	c := server.DefaultConfig()
 	c.DataDir = t.TempDir()
@@ -255,7 +237,7 @@ func newServer(t *testing.T, configure func(*server.Config)) (*server.Server, *w
 		configure(&c)
 	}
 	w := newWorld()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	s := &server.Server{Config: c, Exec: fakeExec{w}, Host: fakeHost{w}, Self: testSelf, Containerd: testContainerd, Out: out}
 	if err := s.Prepare(); err != nil {
 		t.Fatalf("Prepare: %v", err)

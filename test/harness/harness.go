@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gantry-dev/gantry/internal/syncbuf"
 	"net"
 	"os"
 	"os/exec"
@@ -98,26 +99,9 @@ type Cluster struct {
 	// Started is when the process was started.
 	Started time.Time
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *syncbuf.Buffer
 	exited  chan struct{}
 	waitErr error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Start runs `gantry start --data-dir dataDir args...` and waits until it prints ReadyLine.
@@ -126,7 +110,7 @@ func Start(ctx context.Context, dataDir string, args ...string) (*Cluster, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{DataDir: dataDir, Kubeconfig: filepath.Join(dataDir, "kubeconfig", "admin.kubeconfig"), out: &syncBuffer{}, exited: make(chan struct{})}
+	c := &Cluster{DataDir: dataDir, Kubeconfig: filepath.Join(dataDir, "kubeconfig", "admin.kubeconfig"), out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, append([]string{"start", "--data-dir", dataDir}, args...)...)
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	c.Started = time.Now()

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/gantry-dev/gantry/internal/syncbuf"
 	"io"
 	"log"
 	"math/big"
@@ -152,29 +153,12 @@ func endpointsAt(t testing.TB, svc string, addr net.Addr) map[string]*model.Serv
 type testFront struct {
 	*Front
 	httpAddr, httpsAddr string
-	logs                *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs                *syncbuf.Buffer
 }
 
 func startFront(t testing.TB, cfg Config) *testFront {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	if cfg.Log == nil {
 		cfg.Log = log.New(io.MultiWriter(logs, testWriter{t}), "", 0)
 	}

@@ -1,14 +1,13 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"fmt"
+	"github.com/gantry-dev/gantry/internal/syncbuf"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,7 +184,7 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	t.Parallel()
 	port, bs := startBackends(t, 1, nil, nil)
 	reg := prometheus.NewRegistry()
-	var logBuf syncBuffer
+	var logBuf syncbuf.Buffer
 	p, _ := newProxy(t, Config{Metrics: reg, AccessLog: &logBuf, RouterName: "r1"})
 	p.Update(buildTable(t, []*routev1.Route{newRoute("shop", "web", "web.example.com", "web")}, services{"shop/web": svc(port, bs[0].addr)}))
 	for i := 0; i < 3; i++ {
@@ -224,21 +223,4 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	if _, err := New(Config{Metrics: reg, RouterName: "r1"}); err == nil {
 		t.Error("a second proxy on the same registry and name registered")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
