@@ -1,38 +1,71 @@
 package model
 
 import (
-	"context"
 	"crypto/sha256"
-	"fmt"
-	"sort"
-	"strings"
+	"maps"
+	"slices"
 
 	routev1 "github.com/openshift/api/route/v1"
-	routecommon "github.com/openshift/library-go/pkg/route"
-	routevalidation "github.com/openshift/library-go/pkg/route/validation"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 )
 
-// Builder builds snapshots for one router. It keeps the TLS material it
-// parsed, by content, so rebuilding after a change parses only new
-// certificates. A Builder is used by one goroutine at a time; the snapshots
-// it returns are safe for any number of readers.
+// Builder builds snapshots for one router, incrementally: it keeps what it
+// made of every route (selection, the admission chain, the host claim, the
+// served Route and the status wanted), and a build redoes that only for the
+// routes that changed since the previous one and for the routes whose host
+// claims they can affect. A change of one route at 10,000 routes costs a
+// scan of the route list and the work of its own host, not a rebuild of
+// all hosts. It also keeps the TLS material it parsed, by content, so only
+// new certificates are parsed.
+//
+// A Builder is used by one goroutine at a time; the snapshots it returns
+// are never modified after they are returned and are safe for any number
+// of readers. Routes unchanged between two snapshots are the same *Route in
+// both, so data planes can keep what they compiled for them.
 type Builder struct {
 	cfg   parsedConfig
-	certs map[[sha256.Size]byte]*tlsMaterial
-	// admitted remembers each route's way through the admission chain by
-	// UID and resourceVersion: the chain depends only on the route and the
-	// config, so an unchanged route is not validated again.
-	admitted map[types.UID]*chainResult
+	certs map[[sha256.Size]byte]*certRef
+
+	gen     uint64 // the current build, to find the routes gone from its input
+	entries map[routeKey]*entry
+	// The candidates (selected routes that passed the admission chain),
+	// indexed the way host claims interact: by exact host, by wildcard
+	// subdomain, and the exact hosts directly under each subdomain.
+	hosts map[string][]*entry
+	wild  map[string][]*entry
+	under map[string]map[string]int
+
+	nsLabels map[string]map[string]string // the namespace labels of the previous build
+	snap     *Snapshot
+	pending  map[routeKey]*entry // routes whose status entry needs writing
 }
 
-// chainResult is what the admission chain made of one version of a route.
-type chainResult struct {
-	resourceVersion string
-	cand            candidate
-	rej             *rejection
+// certRef is parsed TLS material and the number of routes using it.
+type certRef struct {
+	m    *tlsMaterial
+	refs int
 }
+
+type routeKey struct{ namespace, name string }
+
+// entry is what the Builder made of one route.
+type entry struct {
+	route    *routev1.Route
+	gen      uint64
+	selected bool
+	// cand is the route's way through the admission chain (also when the
+	// chain rejected it, with chainRej: its host is what the status says).
+	cand     *candidate
+	chainRej *rejection
+	// fresh: cand was made from a new spec since rt was built.
+	fresh bool
+	rt    *Route        // the served route, when admitted
+	want  *StatusChange // the status change wanted, nil when the route's entry says it already
+}
+
+// claims reports whether the entry takes part in host claims.
+func (e *entry) claims() bool { return e.selected && e.chainRej == nil }
 
 // NewBuilder checks a router's configuration and returns its Builder.
 func NewBuilder(cfg Config) (*Builder, error) {
@@ -40,7 +73,13 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Builder{cfg: p, certs: map[[sha256.Size]byte]*tlsMaterial{}, admitted: map[types.UID]*chainResult{}}, nil
+	return &Builder{
+		cfg: p, certs: map[[sha256.Size]byte]*certRef{},
+		entries: map[routeKey]*entry{},
+		hosts:   map[string][]*entry{}, wild: map[string][]*entry{}, under: map[string]map[string]int{},
+		snap:    &Snapshot{exact: map[string][]*Route{}, wildcard: map[string][]*Route{}},
+		pending: map[routeKey]*entry{},
+	}, nil
 }
 
 // candidate is a route on its way through the admission chain.
@@ -52,7 +91,8 @@ type candidate struct {
 	claimPath   string // the path as claimed: "" and "/" are the same claim
 	termination routev1.TLSTerminationType
 	tls         *tlsMaterial
-	tlsKey      [sha256.Size]byte // content key of tls in the Builder's cache
+	tlsKey      [sha256.Size]byte // content key of the TLS material in the Builder's cache
+	holdsTLS    bool              // the candidate holds a reference to certs[tlsKey]
 	opts        Options
 }
 
@@ -62,121 +102,395 @@ type rejection struct {
 	reason, message string
 }
 
-// step is one link of the admission chain: it lets the route through (nil)
-// or rejects it. Steps run in order and the first rejection wins.
-type step struct {
-	name  string
-	admit func(b *Builder, nextCerts map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection
+// unit is what one host claim decision covers: an exact host, or a
+// wildcard subdomain (with wildcard set).
+type unit struct {
+	name     string
+	wildcard bool
 }
 
-// admissionChain is the chain every route of the shard goes through before
-// host claims are decided among the routes that passed.
-var admissionChain = []step{
-	{"host", admitHost},
-	{"validation", admitValid},
-	{"wildcard", admitWildcard},
-	{"tls", admitTLS},
-	{"annotations", admitAnnotations},
+// pass is the bookkeeping of one build.
+type pass struct {
+	units   map[unit]struct{}   // claim units to decide again
+	removed map[*Route]struct{} // routes leaving the snapshot
+	added   []*Route            // routes entering it
 }
 
-// Build runs every route through the admission chain and the host claims,
-// and returns the snapshot of the admitted routes and the status changes
-// (sorted by namespace/name) against what the routes carry for this
-// router. namespaceLabels maps namespace names to their labels; with a
+// Build brings the snapshot up to date with routes, the router's whole
+// input (every route it sees, in any order), and returns it with the status
+// changes still wanted (sorted by namespace/name): a level, not a delta, so
+// the changes not yet written come back every build until the routes carry
+// them. namespaceLabels maps namespace names to their labels; with a
 // namespace selector set, routes of namespaces missing from it are not
 // selected. Build does not modify the routes.
+//
+// A route is taken as unchanged when its UID and resourceVersion are those
+// of the previous build (what an informer guarantees: a new version of an
+// object is a new object); a route without both is evaluated again every
+// build.
 func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[string]string) (*Snapshot, []StatusChange) {
-	nextCerts := make(map[[sha256.Size]byte]*tlsMaterial, len(b.certs))
-	nextAdmitted := make(map[types.UID]*chainResult, len(b.admitted))
-	var changes []StatusChange
-	candidates := make([]*candidate, 0, len(routes))
+	b.gen++
+	nsChanged := b.namespacesChanged(namespaceLabels)
+	p := &pass{units: map[unit]struct{}{}, removed: map[*Route]struct{}{}}
+	var dirty []*entry
 	for _, r := range routes {
 		if r == nil {
 			continue
 		}
-		if !b.selects(r, namespaceLabels) {
-			if currentIngress(r, b.cfg.RouterName) != nil {
-				changes = append(changes, StatusChange{Namespace: r.Namespace, Name: r.Name, UID: r.UID, Remove: true})
-			}
+		k := routeKey{r.Namespace, r.Name}
+		e := b.entries[k]
+		if e != nil && e.gen == b.gen {
+			continue // the same route twice: the first wins
+		}
+		if e != nil && r.UID != "" && r.ResourceVersion != "" && e.route.UID == r.UID &&
+			e.route.ResourceVersion == r.ResourceVersion && !nsChanged[r.Namespace] {
+			e.route, e.gen = r, b.gen
 			continue
 		}
-		c, rej := b.runChain(r, nextCerts, nextAdmitted)
-		if rej != nil {
-			changes = b.appendChange(changes, c, rej)
-			continue
+		if e == nil {
+			e = &entry{}
+			b.entries[k] = e
 		}
-		candidates = append(candidates, c)
+		e.gen = b.gen
+		b.evaluate(e, r, namespaceLabels, p)
+		dirty = append(dirty, e)
 	}
-	b.certs, b.admitted = nextCerts, nextAdmitted
+	for k, e := range b.entries {
+		if e.gen != b.gen {
+			b.forget(k, e, p)
+		}
+	}
+	if len(dirty) == 0 && len(p.units) == 0 && len(p.removed) == 0 {
+		return b.snap, b.changes()
+	}
 
-	sort.Slice(candidates, func(i, j int) bool { return older(candidates[i].route, candidates[j].route) })
-	claims := newClaims()
-	snap := &Snapshot{exact: map[string][]*Route{}, wildcard: map[string][]*Route{}}
-	for _, c := range candidates {
-		if rej := claims.claim(c); rej != nil {
-			changes = b.appendChange(changes, c, rej)
-			continue
+	snap := &Snapshot{exact: maps.Clone(b.snap.exact), wildcard: maps.Clone(b.snap.wildcard)}
+	b.settle(snap, p)
+	for _, e := range dirty {
+		if !e.claims() { // candidates got their status in settle
+			b.setWant(e, e.chainRej)
 		}
-		rt := b.route(c)
-		snap.routes = append(snap.routes, rt)
-		if rt.Wildcard {
-			snap.wildcard[rt.Domain] = append(snap.wildcard[rt.Domain], rt)
-		} else {
-			snap.exact[rt.Host] = append(snap.exact[rt.Host], rt)
+	}
+
+	// The route list: the previous one without the routes that left, with
+	// those that came, by namespace/name.
+	snap.routes = make([]*Route, 0, len(b.snap.routes)+len(p.added))
+	for _, rt := range b.snap.routes {
+		if _, gone := p.removed[rt]; !gone {
+			snap.routes = append(snap.routes, rt)
 		}
-		changes = b.appendChange(changes, c, nil)
 	}
-	for _, rs := range snap.exact {
-		sortMostSpecific(rs)
+	if len(p.added) > 0 {
+		snap.routes = append(snap.routes, p.added...)
+		slices.SortFunc(snap.routes, func(a, c *Route) int {
+			if a.Namespace != c.Namespace {
+				return compareStrings(a.Namespace, c.Namespace)
+			}
+			return compareStrings(a.Name, c.Name)
+		})
 	}
-	for _, rs := range snap.wildcard {
-		sortMostSpecific(rs)
-	}
-	sort.Slice(snap.routes, func(i, j int) bool {
-		return byKey(snap.routes[i].Namespace, snap.routes[i].Name, snap.routes[j].Namespace, snap.routes[j].Name)
-	})
-	sort.Slice(changes, func(i, j int) bool {
-		return byKey(changes[i].Namespace, changes[i].Name, changes[j].Namespace, changes[j].Name)
-	})
-	return snap, changes
+	b.snap = snap
+	return snap, b.changes()
 }
 
-// byKey orders by namespace/name without building the keys.
-func byKey(ns1, n1, ns2, n2 string) bool {
-	if ns1 != ns2 {
-		return ns1 < ns2
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
 	}
-	return n1 < n2
+	return 0
 }
 
-// runChain passes a route through the admission chain, or reuses what the
-// chain made of this version of the route in the previous build.
-func (b *Builder) runChain(r *routev1.Route, nextCerts map[[sha256.Size]byte]*tlsMaterial, nextAdmitted map[types.UID]*chainResult) (*candidate, *rejection) {
-	cacheable := r.UID != "" && r.ResourceVersion != ""
-	if cacheable {
-		if res, ok := b.admitted[r.UID]; ok && res.resourceVersion == r.ResourceVersion {
-			nextAdmitted[r.UID] = res
-			if res.cand.tls != nil {
-				nextCerts[res.cand.tlsKey] = res.cand.tls
+// namespacesChanged returns the namespaces whose labels differ from the
+// previous build's, when a namespace selector makes them matter.
+func (b *Builder) namespacesChanged(nsLabels map[string]map[string]string) map[string]bool {
+	if b.cfg.namespaceSelector.Empty() {
+		return nil
+	}
+	changed := map[string]bool{}
+	for ns, l := range nsLabels {
+		if old, ok := b.nsLabels[ns]; !ok || !maps.Equal(old, l) {
+			changed[ns] = true
+		}
+	}
+	for ns := range b.nsLabels {
+		if _, ok := nsLabels[ns]; !ok {
+			changed[ns] = true
+		}
+	}
+	b.nsLabels = nsLabels
+	return changed
+}
+
+// evaluate takes a new version of a route (or its namespace's new labels):
+// selection and the admission chain. The chain is run again only when what
+// it reads changed; a status-only update keeps what it made.
+func (b *Builder) evaluate(e *entry, r *routev1.Route, nsLabels map[string]map[string]string, p *pass) {
+	old := e.route
+	if e.claims() {
+		b.unindex(e, p)
+	}
+	e.route = r
+	e.selected = b.selects(r, nsLabels)
+	switch {
+	case !e.selected:
+		b.release(e)
+		e.cand, e.chainRej, e.fresh = nil, nil, false
+	case e.cand != nil && old != nil && sameSpec(old, r):
+		c := *e.cand
+		c.route = r
+		e.cand = &c
+	default:
+		b.release(e)
+		e.cand, e.chainRej = b.runChain(r)
+		e.fresh = true
+	}
+	if e.claims() {
+		b.index(e, p)
+	} else {
+		b.dropRoute(e, p)
+	}
+}
+
+// sameSpec reports whether two versions of a route differ in nothing the
+// admission chain and the served Route read (their status aside).
+func sameSpec(o, n *routev1.Route) bool {
+	return o.UID == n.UID && o.CreationTimestamp.Equal(&n.CreationTimestamp) &&
+		maps.Equal(o.Labels, n.Labels) && maps.Equal(o.Annotations, n.Annotations) &&
+		equality.Semantic.DeepEqual(o.Spec, n.Spec)
+}
+
+// forget drops a route that is gone.
+func (b *Builder) forget(k routeKey, e *entry, p *pass) {
+	if e.claims() {
+		b.unindex(e, p)
+	}
+	b.release(e)
+	b.dropRoute(e, p)
+	delete(b.entries, k)
+	delete(b.pending, k)
+}
+
+// dropRoute takes the entry's route out of the snapshot.
+func (b *Builder) dropRoute(e *entry, p *pass) {
+	if e.rt != nil {
+		p.removed[e.rt] = struct{}{}
+		e.rt = nil
+	}
+}
+
+// index adds a candidate to the claim indexes and marks its unit.
+func (b *Builder) index(e *entry, p *pass) {
+	c := e.cand
+	if c.wildcard {
+		b.wild[c.domain] = append(b.wild[c.domain], e)
+		p.units[unit{c.domain, true}] = struct{}{}
+		return
+	}
+	b.hosts[c.host] = append(b.hosts[c.host], e)
+	if parent := parentDomain(c.host); parent != "" {
+		m := b.under[parent]
+		if m == nil {
+			m = map[string]int{}
+			b.under[parent] = m
+		}
+		m[c.host]++
+	}
+	p.units[unit{c.host, false}] = struct{}{}
+}
+
+// unindex removes a candidate from the claim indexes and marks its unit.
+func (b *Builder) unindex(e *entry, p *pass) {
+	c := e.cand
+	if c.wildcard {
+		removeEntry(b.wild, c.domain, e)
+		p.units[unit{c.domain, true}] = struct{}{}
+		return
+	}
+	removeEntry(b.hosts, c.host, e)
+	if parent := parentDomain(c.host); parent != "" {
+		if m := b.under[parent]; m != nil {
+			if m[c.host]--; m[c.host] <= 0 {
+				delete(m, c.host)
 			}
-			c := res.cand
-			c.route = r
-			return &c, res.rej
+			if len(m) == 0 {
+				delete(b.under, parent)
+			}
 		}
 	}
-	c := &candidate{route: r}
-	var rej *rejection
-	for _, s := range admissionChain {
-		if rej = s.admit(b, nextCerts, c); rej != nil {
-			break
+	p.units[unit{c.host, false}] = struct{}{}
+}
+
+func removeEntry(idx map[string][]*entry, k string, e *entry) {
+	es := idx[k]
+	if i := slices.Index(es, e); i >= 0 {
+		es = slices.Delete(es, i, i+1)
+	}
+	if len(es) == 0 {
+		delete(idx, k)
+	} else {
+		idx[k] = es
+	}
+}
+
+// settle decides the host claims of the marked units again and updates the
+// snapshot's hosts. Claims interact only within a subdomain: an exact host
+// with the wildcard route of its parent domain, a wildcard route with the
+// exact hosts directly under it. So an exact host is decided on its own
+// unless its parent domain has wildcard candidates, and then the whole
+// subdomain is.
+func (b *Builder) settle(snap *Snapshot, p *pass) {
+	domains := map[string]bool{}
+	var hosts []string
+	for u := range p.units {
+		switch {
+		case u.wildcard:
+			domains[u.name] = true
+		case len(b.wild[parentDomain(u.name)]) > 0:
+			domains[parentDomain(u.name)] = true
+		default:
+			hosts = append(hosts, u.name)
 		}
 	}
-	if cacheable {
-		res := &chainResult{resourceVersion: r.ResourceVersion, cand: *c, rej: rej}
-		res.cand.route = nil
-		nextAdmitted[r.UID] = res
+	for d := range domains {
+		group := slices.Clone(b.wild[d])
+		var groupHosts []string
+		for h := range b.under[d] {
+			group = append(group, b.hosts[h]...)
+			groupHosts = append(groupHosts, h)
+		}
+		b.claim(group, p)
+		setRoutes(snap.wildcard, d, b.wild[d])
+		for _, h := range groupHosts {
+			setRoutes(snap.exact, h, b.hosts[h])
+		}
 	}
-	return c, rej
+	for _, h := range hosts {
+		if domains[parentDomain(h)] {
+			continue // decided with its subdomain
+		}
+		b.claim(slices.Clone(b.hosts[h]), p)
+		setRoutes(snap.exact, h, b.hosts[h])
+	}
+	// Hosts and domains whose last candidate left.
+	for u := range p.units {
+		if u.wildcard && len(b.wild[u.name]) == 0 {
+			delete(snap.wildcard, u.name)
+		} else if !u.wildcard && len(b.hosts[u.name]) == 0 {
+			delete(snap.exact, u.name)
+		}
+	}
+}
+
+// claim offers the candidates of one claim unit or subdomain the claims,
+// oldest first, and records each one's outcome: its served Route and its
+// status.
+func (b *Builder) claim(group []*entry, p *pass) {
+	slices.SortFunc(group, func(x, y *entry) int {
+		switch {
+		case older(x.route, y.route):
+			return -1
+		case older(y.route, x.route):
+			return 1
+		}
+		return 0
+	})
+	cl := newClaims()
+	for _, e := range group {
+		rej := cl.claim(e.cand)
+		switch {
+		case rej != nil:
+			b.dropRoute(e, p)
+		case e.rt == nil || e.fresh:
+			b.dropRoute(e, p)
+			e.rt = b.route(e.cand)
+			p.added = append(p.added, e.rt)
+		default: // admitted as before: the same Route stays
+		}
+		e.fresh = false
+		b.setWant(e, rej)
+	}
+}
+
+// setRoutes sets the routes of a host (or wildcard domain) in a snapshot's
+// map to those of its admitted candidates, most specific path first.
+func setRoutes(m map[string][]*Route, k string, es []*entry) {
+	var rs []*Route
+	for _, e := range es {
+		if e.rt != nil {
+			rs = append(rs, e.rt)
+		}
+	}
+	if len(rs) == 0 {
+		delete(m, k)
+		return
+	}
+	sortMostSpecific(rs)
+	m[k] = rs
+}
+
+// setWant records the status change a route needs, if any.
+func (b *Builder) setWant(e *entry, rej *rejection) {
+	k := routeKey{e.route.Namespace, e.route.Name}
+	e.want = nil
+	if !e.selected {
+		if currentIngress(e.route, b.cfg.RouterName) != nil {
+			r := e.route
+			e.want = &StatusChange{Namespace: r.Namespace, Name: r.Name, UID: r.UID, Remove: true}
+		}
+	} else {
+		e.want = b.wanted(e.cand, rej)
+	}
+	if e.want != nil {
+		b.pending[k] = e
+	} else {
+		delete(b.pending, k)
+	}
+}
+
+// changes lists the status changes still wanted, by namespace/name.
+func (b *Builder) changes() []StatusChange {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	out := make([]StatusChange, 0, len(b.pending))
+	for _, e := range b.pending {
+		out = append(out, *e.want)
+	}
+	slices.SortFunc(out, func(x, y StatusChange) int {
+		if x.Namespace != y.Namespace {
+			return compareStrings(x.Namespace, y.Namespace)
+		}
+		return compareStrings(x.Name, y.Name)
+	})
+	return out
+}
+
+// acquireTLS returns the parsed TLS material of key k (parsing t the first
+// time) and counts one more route holding it.
+func (b *Builder) acquireTLS(k [sha256.Size]byte, t *routev1.TLSConfig) *tlsMaterial {
+	ref := b.certs[k]
+	if ref == nil {
+		ref = &certRef{m: parseTLS(t, b.cfg.Now())}
+		b.certs[k] = ref
+	}
+	ref.refs++
+	return ref.m
+}
+
+// release lets go of the TLS material the entry's candidate holds.
+func (b *Builder) release(e *entry) {
+	if e.cand == nil || !e.cand.holdsTLS {
+		return
+	}
+	if ref := b.certs[e.cand.tlsKey]; ref != nil {
+		if ref.refs--; ref.refs <= 0 {
+			delete(b.certs, e.cand.tlsKey)
+		}
+	}
+	e.cand.holdsTLS = false
 }
 
 // selects is the shard check: the route's labels and its namespace's.
@@ -191,9 +505,9 @@ func (b *Builder) selects(r *routev1.Route, namespaceLabels map[string]map[strin
 	return ok && b.cfg.namespaceSelector.Matches(labels.Set(nsLabels))
 }
 
-// appendChange adds the route's status change unless its ingress entry for
+// wanted is the route's status change, or nil when its ingress entry for
 // this router already says the same.
-func (b *Builder) appendChange(changes []StatusChange, c *candidate, rej *rejection) []StatusChange {
+func (b *Builder) wanted(c *candidate, rej *rejection) *StatusChange {
 	r := c.route
 	ch := StatusChange{Namespace: r.Namespace, Name: r.Name, UID: r.UID, Host: c.host, WildcardPolicy: r.Spec.WildcardPolicy, Admitted: rej == nil}
 	if ch.Host == "" {
@@ -206,178 +520,7 @@ func (b *Builder) appendChange(changes []StatusChange, c *candidate, rej *reject
 		ch.Reason, ch.Message = rej.reason, rej.message
 	}
 	if in := currentIngress(r, b.cfg.RouterName); in != nil && ingressMatches(in, ch, b.cfg.CanonicalHostname) {
-		return changes
-	}
-	return append(changes, ch)
-}
-
-// older orders routes by age: creationTimestamp, then name, then namespace,
-// so equal timestamps still give every router the same answer.
-func older(a, b *routev1.Route) bool {
-	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
-	if !ta.Equal(tb) {
-		return ta.Before(tb)
-	}
-	if a.Name != b.Name {
-		return a.Name < b.Name
-	}
-	return a.Namespace < b.Namespace
-}
-
-// admitHost settles the route's host: spec.host, else the generated one.
-func admitHost(b *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection {
-	r := c.route
-	c.host = r.Spec.Host
-	if c.host == "" {
-		if b.cfg.Subdomain == "" {
-			return &rejection{ReasonInvalidHost, "the route has no host and this router has no default subdomain. Try: set spec.host"}
-		}
-		h, err := GenerateHost(r.Name, r.Namespace, b.cfg.Subdomain)
-		if err != nil {
-			return &rejection{ReasonInvalidHost, err.Error()}
-		}
-		c.host = h
-	}
-	return nil
-}
-
-var validationOptions = routecommon.RouteValidationOptions{AllowExternalCertificates: false}
-
-// rank orders the reasons of validation errors: a route with several
-// problems is reported under the one that matters most.
-var rank = map[string]int{ReasonInvalidHost: 4, ReasonInvalidPath: 3, ReasonExtendedValidationFailed: 2, ReasonInvalidRoute: 1}
-
-// admitValid runs OpenShift's route validation (library-go) and sorts its
-// errors into reasons. External certificates are off, which is what makes
-// the nil access review creator and secrets getter safe.
-func admitValid(_ *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection {
-	r := c.route
-	if r.Spec.Host != c.host {
-		cp := *r
-		cp.Spec.Host = c.host
-		r = &cp
-	}
-	errs := routevalidation.ValidateRoute(context.Background(), r, nil, nil, validationOptions)
-	var msgs []string
-	reason := ""
-	for _, e := range errs {
-		var why string
-		switch f := e.Field; {
-		case f == "metadata" || strings.HasPrefix(f, "metadata."):
-			continue // the API server validated the metadata already
-		case f == "spec.host" || f == "spec.subdomain" || f == "spec.wildcardPolicy":
-			why = ReasonInvalidHost
-		case f == "spec.path":
-			why = ReasonInvalidPath
-		case strings.HasPrefix(f, "spec.tls"):
-			why = ReasonExtendedValidationFailed
-		default:
-			why = ReasonInvalidRoute
-		}
-		if rank[why] > rank[reason] {
-			reason = why
-		}
-		msgs = append(msgs, e.Error())
-	}
-	if reason != "" {
-		return &rejection{reason, strings.Join(msgs, "; ")}
-	}
-	c.wildcard = r.Spec.WildcardPolicy == routev1.WildcardPolicySubdomain
-	if r.Spec.TLS != nil {
-		c.termination = r.Spec.TLS.Termination
-	}
-	c.claimPath = r.Spec.Path
-	if c.claimPath == "/" {
-		c.claimPath = ""
-	}
-	return nil
-}
-
-// admitWildcard applies the router's wildcard policy.
-func admitWildcard(b *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection {
-	if !c.wildcard {
 		return nil
 	}
-	if !b.cfg.AllowWildcardRoutes {
-		return &rejection{ReasonRouteNotAdmitted, "wildcard routes are not allowed on this router. Try: wildcardPolicy None, or a router that allows wildcard routes"}
-	}
-	c.domain = wildcardDomain(c.host)
-	if c.domain == "" {
-		return &rejection{ReasonInvalidHost, fmt.Sprintf("host %s is too short for a wildcard route: the subdomain it claims would be a top-level domain", c.host)}
-	}
-	return nil
-}
-
-// admitTLS checks and parses the TLS material of edge and reencrypt routes.
-func admitTLS(b *Builder, next map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection {
-	t := c.route.Spec.TLS
-	if t == nil || t.Termination == routev1.TLSTerminationPassthrough {
-		return nil
-	}
-	k := tlsKey(t)
-	m, ok := next[k]
-	if !ok {
-		if m, ok = b.certs[k]; !ok {
-			m = parseTLS(t, b.cfg.Now())
-		}
-		next[k] = m
-	}
-	if m.err != "" {
-		return &rejection{ReasonExtendedValidationFailed, m.err}
-	}
-	c.tls, c.tlsKey = m, k
-	return nil
-}
-
-// admitAnnotations parses the router annotations.
-func admitAnnotations(b *Builder, _ map[[sha256.Size]byte]*tlsMaterial, c *candidate) *rejection {
-	o, err := parseOptions(c.route, c.termination, 1+len(c.route.Spec.AlternateBackends), b.cfg.DefaultBalance)
-	if err != nil {
-		return &rejection{ReasonInvalidAnnotation, err.Error()}
-	}
-	c.opts = o
-	return nil
-}
-
-// route turns an admitted candidate into the snapshot's Route.
-func (b *Builder) route(c *candidate) *Route {
-	r := c.route
-	rt := &Route{
-		Namespace: r.Namespace, Name: r.Name, UID: r.UID,
-		Host: c.host, Wildcard: c.wildcard, Domain: c.domain,
-		Path:        r.Spec.Path,
-		Termination: c.termination,
-		Options:     c.opts,
-		Created:     r.CreationTimestamp.Time,
-	}
-	if rt.Path == "/" {
-		rt.Path = ""
-	}
-	if r.Spec.TLS != nil {
-		rt.InsecureEdgeTerminationPolicy = r.Spec.TLS.InsecureEdgeTerminationPolicy
-		if rt.InsecureEdgeTerminationPolicy == "" {
-			rt.InsecureEdgeTerminationPolicy = routev1.InsecureEdgeTerminationPolicyNone
-		}
-	}
-	if c.tls != nil {
-		rt.Certificate, rt.DestinationCAs, rt.DestinationCAPEM = c.tls.cert, c.tls.destinationCAs, c.tls.destinationCAPEM
-	}
-	if r.Spec.Port != nil {
-		p := r.Spec.Port.TargetPort
-		rt.TargetPort = &p
-	}
-	rt.Backends = make([]Backend, 0, 1+len(r.Spec.AlternateBackends))
-	rt.Backends = append(rt.Backends, backend(r.Spec.To))
-	for _, alt := range r.Spec.AlternateBackends {
-		rt.Backends = append(rt.Backends, backend(alt))
-	}
-	return rt
-}
-
-func backend(t routev1.RouteTargetReference) Backend {
-	w := int32(100) // OpenShift's default weight
-	if t.Weight != nil {
-		w = *t.Weight
-	}
-	return Backend{Service: t.Name, Weight: w}
+	return &ch
 }
