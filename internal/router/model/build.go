@@ -39,6 +39,11 @@ type Builder struct {
 	nsLabels map[string]map[string]string // the namespace labels of the previous build
 	snap     *Snapshot
 	pending  map[routeKey]*entry // routes whose status entry needs writing
+	// changeList is pending as Build returned it last (shared with the
+	// callers, who must not modify it; nil before the first), and changed
+	// the routes whose change changed since.
+	changeList []StatusChange
+	changed    map[routeKey]struct{}
 }
 
 // certRef is parsed TLS material and the number of routes using it.
@@ -78,7 +83,7 @@ func NewBuilder(cfg Config) (*Builder, error) {
 		entries: map[routeKey]*entry{},
 		hosts:   map[string][]*entry{}, wild: map[string][]*entry{}, under: map[string]map[string]int{},
 		snap:    &Snapshot{exact: map[string][]*Route{}, wildcard: map[string][]*Route{}},
-		pending: map[routeKey]*entry{},
+		pending: map[routeKey]*entry{}, changed: map[routeKey]struct{}{},
 	}, nil
 }
 
@@ -118,9 +123,9 @@ type pass struct {
 
 // Build brings the snapshot up to date with routes, the router's whole
 // input (every route it sees, in any order), and returns it with the status
-// changes still wanted (sorted by namespace/name): a level, not a delta, so
-// the changes not yet written come back every build until the routes carry
-// them. namespaceLabels maps namespace names to their labels; with a
+// changes still wanted (sorted by namespace/name; shared, not to be
+// modified): a level, not a delta, so the changes not yet written come back
+// every build until the routes carry them. namespaceLabels maps namespace names to their labels; with a
 // namespace selector set, routes of namespaces missing from it are not
 // selected. Build does not modify the routes.
 //
@@ -180,14 +185,20 @@ func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[
 			snap.routes = append(snap.routes, rt)
 		}
 	}
-	if len(p.added) > 0 {
+	byName := func(a, c *Route) int {
+		if a.Namespace != c.Namespace {
+			return compareStrings(a.Namespace, c.Namespace)
+		}
+		return compareStrings(a.Name, c.Name)
+	}
+	if len(p.added) <= 16 { // a few: inserted in place
+		for _, rt := range p.added {
+			i, _ := slices.BinarySearchFunc(snap.routes, rt, byName)
+			snap.routes = slices.Insert(snap.routes, i, rt)
+		}
+	} else {
 		snap.routes = append(snap.routes, p.added...)
-		slices.SortFunc(snap.routes, func(a, c *Route) int {
-			if a.Namespace != c.Namespace {
-				return compareStrings(a.Namespace, c.Namespace)
-			}
-			return compareStrings(a.Name, c.Name)
-		})
+		slices.SortFunc(snap.routes, byName)
 	}
 	b.snap = snap
 	return snap, b.changes()
@@ -270,7 +281,10 @@ func (b *Builder) forget(k routeKey, e *entry, p *pass) {
 	b.release(e)
 	b.dropRoute(e, p)
 	delete(b.entries, k)
-	delete(b.pending, k)
+	if _, ok := b.pending[k]; ok {
+		delete(b.pending, k)
+		b.changed[k] = struct{}{}
+	}
 }
 
 // dropRoute takes the entry's route out of the snapshot.
@@ -445,27 +459,59 @@ func (b *Builder) setWant(e *entry, rej *rejection) {
 	}
 	if e.want != nil {
 		b.pending[k] = e
-	} else {
+		b.changed[k] = struct{}{}
+	} else if _, ok := b.pending[k]; ok {
 		delete(b.pending, k)
+		b.changed[k] = struct{}{}
 	}
 }
 
-// changes lists the status changes still wanted, by namespace/name.
+// changes lists the status changes still wanted, by namespace/name. The
+// list is kept from build to build and patched for the routes whose
+// change changed: after thousands of routes came, their changes wait for
+// the status writer over many builds, and sorting them all again each
+// time would cost more than the build.
 func (b *Builder) changes() []StatusChange {
-	if len(b.pending) == 0 {
+	switch {
+	case len(b.changed) == 0 && (b.changeList != nil || len(b.pending) == 0):
+	case b.changeList != nil && len(b.changed) <= 64:
+		list := slices.Clone(b.changeList)
+		for k := range b.changed {
+			i, found := slices.BinarySearchFunc(list, k, func(c StatusChange, k routeKey) int {
+				if c.Namespace != k.namespace {
+					return compareStrings(c.Namespace, k.namespace)
+				}
+				return compareStrings(c.Name, k.name)
+			})
+			e, pending := b.pending[k]
+			switch {
+			case found && pending:
+				list[i] = *e.want
+			case found:
+				list = slices.Delete(list, i, i+1)
+			case pending:
+				list = slices.Insert(list, i, *e.want)
+			}
+		}
+		b.changeList = list
+	default:
+		list := make([]StatusChange, 0, len(b.pending))
+		for _, e := range b.pending {
+			list = append(list, *e.want)
+		}
+		slices.SortFunc(list, func(x, y StatusChange) int {
+			if x.Namespace != y.Namespace {
+				return compareStrings(x.Namespace, y.Namespace)
+			}
+			return compareStrings(x.Name, y.Name)
+		})
+		b.changeList = list
+	}
+	clear(b.changed)
+	if len(b.changeList) == 0 {
 		return nil
 	}
-	out := make([]StatusChange, 0, len(b.pending))
-	for _, e := range b.pending {
-		out = append(out, *e.want)
-	}
-	slices.SortFunc(out, func(x, y StatusChange) int {
-		if x.Namespace != y.Namespace {
-			return compareStrings(x.Namespace, y.Namespace)
-		}
-		return compareStrings(x.Name, y.Name)
-	})
-	return out
+	return b.changeList
 }
 
 // acquireTLS returns the parsed TLS material of key k (parsing t the first

@@ -155,6 +155,22 @@ func (s *Snapshot) Hosts() []string { return sortedKeys(s.exact) }
 // WildcardDomains returns the wildcard subdomains, sorted.
 func (s *Snapshot) WildcardDomains() []string { return sortedKeys(s.wildcard) }
 
+// EachHost calls f with every exact host and its routes, in no order
+// (Hosts sorts, which costs at 10,000 hosts).
+func (s *Snapshot) EachHost(f func(host string, routes []*Route)) {
+	for h, rs := range s.exact {
+		f(h, rs)
+	}
+}
+
+// EachWildcardDomain calls f with every wildcard subdomain and its routes,
+// in no order.
+func (s *Snapshot) EachWildcardDomain(f func(domain string, routes []*Route)) {
+	for d, rs := range s.wildcard {
+		f(d, rs)
+	}
+}
+
 // Routes returns every admitted route, sorted by namespace and name.
 func (s *Snapshot) Routes() []*Route { return s.routes }
 

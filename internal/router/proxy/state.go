@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,17 @@ type state struct {
 	wildcard  map[string][]*routeState // subdomain → routes
 	endpoints map[endpointKey]*endpoint
 	carried   map[string]*carried // by route namespace/name
+	// compiled is every route's compiled state with the endpoints it was
+	// compiled against, so the next Table recompiles only the routes that
+	// changed or whose endpoints did.
+	compiled map[*model.Route]compiledRoute
+}
+
+// compiledRoute is a routeState and the endpoints of each of its backends
+// (as Table.Backend gave them) it was compiled against.
+type compiledRoute struct {
+	rs  *routeState
+	eps []*model.EndpointPort
 }
 
 // routeState is one admitted route with everything a request to it needs.
@@ -78,14 +90,16 @@ func match(rss []*routeState, path string, secure bool) *routeState {
 // compile turns a Table into a state, reusing the endpoints and carried
 // route state of the previous one.
 func (p *Proxy) compile(t *model.Table, prev *state) *state {
-	st := &state{
-		exact:     map[string][]*routeState{},
-		wildcard:  map[string][]*routeState{},
-		endpoints: map[endpointKey]*endpoint{},
-		carried:   map[string]*carried{},
-	}
 	if t == nil || t.Routes == nil {
-		return st
+		return &state{exact: map[string][]*routeState{}, wildcard: map[string][]*routeState{},
+			endpoints: map[endpointKey]*endpoint{}, carried: map[string]*carried{}}
+	}
+	n := t.Routes.Len()
+	st := &state{
+		exact:     make(map[string][]*routeState, n),
+		wildcard:  map[string][]*routeState{},
+		endpoints: make(map[endpointKey]*endpoint, n),
+		carried:   make(map[string]*carried, n),
 	}
 	var prevEPs map[endpointKey]*endpoint
 	var prevCarried map[string]*carried
@@ -175,31 +189,47 @@ func (p *Proxy) compile(t *model.Table, prev *state) *state {
 		rs.pool = newPool(ws, r.Options.Balance, c.rr)
 		return rs
 	}
-	compiled := make(map[*model.Route]*routeState, t.Routes.Len())
-	get := func(r *model.Route) *routeState {
-		rs := compiled[r]
-		if rs == nil {
-			rs = compileRoute(r)
-			compiled[r] = rs
-		}
-		return rs
+	var prevCompiled map[*model.Route]compiledRoute
+	if prev != nil {
+		prevCompiled = prev.compiled
 	}
-	for _, h := range t.Routes.Hosts() {
-		routes := t.Routes.Host(h)
+	st.compiled = make(map[*model.Route]compiledRoute, t.Routes.Len())
+	get := func(r *model.Route) *routeState {
+		if cr, ok := st.compiled[r]; ok {
+			return cr.rs
+		}
+		eps := make([]*model.EndpointPort, len(r.Backends))
+		for i, b := range r.Backends {
+			eps[i] = t.Backend(r, b.Service)
+		}
+		cr, ok := prevCompiled[r]
+		if ok && slices.Equal(cr.eps, eps) {
+			// Unchanged: the same route state, its endpoints and its
+			// carried state go on.
+			for _, e := range cr.rs.pool.eps {
+				st.endpoints[e.key] = e
+			}
+			st.carried[cr.rs.key] = prevCarried[cr.rs.key]
+		} else {
+			cr = compiledRoute{rs: compileRoute(r), eps: eps}
+		}
+		st.compiled[r] = cr
+		return cr.rs
+	}
+	t.Routes.EachHost(func(h string, routes []*model.Route) {
 		rss := make([]*routeState, len(routes))
 		for i, r := range routes {
 			rss[i] = get(r)
 		}
 		st.exact[h] = rss
-	}
-	for _, d := range t.Routes.WildcardDomains() {
-		routes := t.Routes.WildcardDomain(d)
+	})
+	t.Routes.EachWildcardDomain(func(d string, routes []*model.Route) {
 		rss := make([]*routeState, len(routes))
 		for i, r := range routes {
 			rss[i] = get(r)
 		}
 		st.wildcard[d] = rss
-	}
+	})
 	return st
 }
 

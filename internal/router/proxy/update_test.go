@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	routev1 "github.com/openshift/api/route/v1"
+
+	"github.com/gantry-dev/gantry/internal/router/model"
 )
 
 // TestUpdatesUnderLoadLoseNoRequest swaps Tables (endpoints in and out,
@@ -121,4 +123,48 @@ func TestRemovedEndpointDrains(t *testing.T) {
 		t.Fatalf("in-flight request to the removed endpoint: %d %q", got.code, got.body)
 	}
 	waitFor(t, func() bool { return bs[0].conns.Load() == 0 }, "the removed endpoint's connection to close")
+}
+
+// TestUpdateRecompilesOnlyWhatChanged: with the incremental route model an
+// unchanged route is the same *model.Route in the next Table; the proxy
+// keeps its compiled state unless the endpoints of one of its backends
+// changed, and a route whose endpoints moved goes to the new ones.
+func TestUpdateRecompilesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	port, bs := startBackends(t, 2, nil, nil)
+	b, err := model.NewBuilder(model.Config{RouterName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moving, still := newRoute("p", "moving", "moving.example.com", "web"), newRoute("q", "still", "still.example.com", "web")
+	moving.ResourceVersion, still.ResourceVersion = "1", "1"
+	routes := []*routev1.Route{moving, still}
+	eps := func(a netip.Addr) *model.ServiceEndpoints {
+		return &model.ServiceEndpoints{Ports: []model.EndpointPort{{Port: port, Addrs: []netip.Addr{a}}}}
+	}
+	qweb := eps(bs[1].addr)
+	p, _ := newProxy(t, Config{})
+	snap, _ := b.Build(routes, nil)
+	p.Update(&model.Table{Routes: snap, Endpoints: map[string]*model.ServiceEndpoints{"p/web": eps(bs[0].addr), "q/web": qweb}})
+	if got := do(p, "GET", "http://moving.example.com/", nil); got.body != "backend 1" {
+		t.Fatalf("before the move: %d %q", got.code, got.body)
+	}
+	before := p.state.Load()
+
+	// p/web moves to backend 2; q/web is the same; the routes are the same.
+	snap, _ = b.Build(routes, nil)
+	p.Update(&model.Table{Routes: snap, Endpoints: map[string]*model.ServiceEndpoints{"p/web": eps(bs[1].addr), "q/web": qweb}})
+	after := p.state.Load()
+	if got := do(p, "GET", "http://moving.example.com/", nil); got.body != "backend 2" {
+		t.Fatalf("after the move: %d %q", got.code, got.body)
+	}
+	if before.exact["still.example.com"][0] != after.exact["still.example.com"][0] {
+		t.Error("the route whose endpoints did not change was compiled again")
+	}
+	if before.exact["moving.example.com"][0] == after.exact["moving.example.com"][0] {
+		t.Error("the route whose endpoints moved kept its old state")
+	}
+	if got := do(p, "GET", "http://still.example.com/", nil); got.code != 200 || got.body != "backend 2" {
+		t.Fatalf("the unchanged route: %d %q", got.code, got.body)
+	}
 }

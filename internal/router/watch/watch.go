@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +89,9 @@ type Watcher struct {
 
 	// Owned by the rebuild loop.
 	snap      *model.Snapshot
-	endpoints map[svcRef]cachedEndpoints // merged endpoints of the services last referenced
+	endpoints map[svcRef]cachedEndpoints         // merged endpoints of the services last referenced
+	eps       map[string]*model.ServiceEndpoints // the last Table's endpoints (shared with it: never modified)
+	epsSnap   *model.Snapshot                    // the routes eps was made for
 
 	table   atomic.Pointer[model.Table]
 	served  chan struct{} // closed once the first Table went to the data planes
@@ -381,6 +384,31 @@ type cachedEndpoints struct {
 // it runs on every build, so a service already known costs two map lookups
 // and no allocation.
 func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.ServiceEndpoints {
+	if w.eps != nil && w.snap == w.epsSnap {
+		// The same routes: only the dirty services that are referenced
+		// change.
+		if len(dirty) == 0 {
+			return w.eps
+		}
+		next := maps.Clone(w.eps)
+		for key := range dirty {
+			ns, name, _ := strings.Cut(key, "/")
+			ref := svcRef{ns, name}
+			c, ok := w.endpoints[ref]
+			if !ok {
+				continue // no route sends traffic to it
+			}
+			c.se = w.merge(ns, name, c.key)
+			w.endpoints[ref] = c
+			if c.se != nil {
+				next[key] = c.se
+			} else {
+				delete(next, key)
+			}
+		}
+		w.eps = next
+		return next
+	}
 	next := make(map[string]*model.ServiceEndpoints, len(w.endpoints))
 	cached := make(map[svcRef]cachedEndpoints, len(w.endpoints))
 	for _, r := range w.snap.Routes() {
@@ -405,6 +433,7 @@ func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.S
 		}
 	}
 	w.endpoints = cached
+	w.eps, w.epsSnap = next, w.snap
 	return next
 }
 
