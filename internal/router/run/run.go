@@ -125,8 +125,11 @@ func New(cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	rf := routeinformers.NewSharedInformerFactory(cfg.Routes, cfg.Resync)
-	kf := informers.NewSharedInformerFactory(cfg.Kube, cfg.Resync)
+	// The caches keep only what the router reads (watch.Trim): at 10,000
+	// routes managedFields, last-applied configurations and EndpointSlices'
+	// pod references are most of an untrimmed cache.
+	rf := routeinformers.NewSharedInformerFactoryWithOptions(cfg.Routes, cfg.Resync, routeinformers.WithTransform(watch.Trim))
+	kf := informers.NewSharedInformerFactoryWithOptions(cfg.Kube, cfg.Resync, informers.WithTransform(watch.Trim))
 	// The writer reads the watcher's route cache: both go through one
 	// informer (the factory hands out one per type).
 	if r.writer, err = status.New(status.Config{

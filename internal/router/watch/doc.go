@@ -17,6 +17,12 @@
 // that changed are merged again from their EndpointSlices. The Endpoints of
 // a Table hold only the services admitted routes send traffic to.
 //
+// The informer caches hold what Trim keeps of each object, when the
+// factories are created with it as their transform (the router's are):
+// no managedFields, and of services, EndpointSlices and namespaces only
+// the fields the router reads. BenchmarkHeapPerRoute10000 measures the
+// heap this saves.
+//
 // The status changes each route build yields go to a StatusSink (the
 // status package's Writer), which is level-based: each Sync replaces what is
 // still to be written.

@@ -45,7 +45,9 @@ type Config struct {
 	// Routes and Kube are the informer factories the watcher takes its
 	// routes, and its services, EndpointSlices and namespaces from. The
 	// watcher registers its informers and starts both factories; the status
-	// writer shares the route informer through Routes.
+	// writer shares the route informer through Routes. Create both with
+	// the Trim transform (informers.WithTransform(Trim)) so their caches
+	// hold only what the router reads.
 	Routes routeinformers.SharedInformerFactory
 	Kube   informers.SharedInformerFactory
 	// Builder admits routes for this router (its name, shard and policy).

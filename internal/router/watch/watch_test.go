@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/informers"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/gantry-dev/gantry/internal/router/model"
@@ -105,13 +106,27 @@ func start(tb testing.TB, cfg model.Config, watchNamespaces bool, routeObjs, kub
 
 func startWith(tb testing.TB, cfg model.Config, watchNamespaces bool, statusInterval time.Duration, routeObjs, kubeObjs []runtime.Object) *fixture {
 	tb.Helper()
-	f := &fixture{
+	f := newFixture(routeObjs, kubeObjs)
+	f.run(tb, cfg, watchNamespaces, statusInterval, Trim)
+	return f
+}
+
+// newFixture loads the objects into fake clientsets; run starts a watcher
+// on them.
+func newFixture(routeObjs, kubeObjs []runtime.Object) *fixture {
+	return &fixture{
 		routes: routefake.NewSimpleClientset(routeObjs...),
 		kube:   kubefake.NewSimpleClientset(kubeObjs...),
 		dp:     newRecorder(),
 		status: &statusRecorder{},
 		done:   make(chan error, 1),
 	}
+}
+
+// run starts a watcher whose informer factories have transform (nil: none,
+// the caches hold whole objects) and waits for its first Table.
+func (f *fixture) run(tb testing.TB, cfg model.Config, watchNamespaces bool, statusInterval time.Duration, transform cache.TransformFunc) {
+	tb.Helper()
 	if cfg.RouterName == "" {
 		cfg.RouterName = "test"
 	}
@@ -119,8 +134,8 @@ func startWith(tb testing.TB, cfg model.Config, watchNamespaces bool, statusInte
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rf := routeinformers.NewSharedInformerFactory(f.routes, 0)
-	kf := informers.NewSharedInformerFactory(f.kube, 0)
+	rf := routeinformers.NewSharedInformerFactoryWithOptions(f.routes, 0, routeinformers.WithTransform(transform))
+	kf := informers.NewSharedInformerFactoryWithOptions(f.kube, 0, informers.WithTransform(transform))
 	f.w, err = New(Config{Routes: rf, Kube: kf, Builder: b, WatchNamespaces: watchNamespaces,
 		Dataplanes: []model.Dataplane{f.dp}, Status: f.status, MinInterval: time.Millisecond, StatusInterval: statusInterval})
 	if err != nil {
@@ -141,7 +156,6 @@ func startWith(tb testing.TB, cfg model.Config, watchNamespaces bool, statusInte
 		want = append(want, "namespaces")
 	}
 	waitForWatches(tb, want, f.routes.Actions, f.kube.Actions)
-	return f
 }
 
 func (f *fixture) stop() {
