@@ -96,8 +96,8 @@ ROUTER_CANONICAL_HOSTNAME); a flag given wins.`,
 			return applyEnv(cmd.Flags(), os.LookupEnv)
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The router process is the data plane alone: it trades heap for
-			// fewer collections (GOGC 200 unless set).
+			// The router process is the data plane alone: it collects with a
+			// fixed heap headroom (unless GOGC is set).
 			proxy.SetRuntimeDefaults()
 			cfg, err := o.Config()
 			if err != nil {

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	routev1 "github.com/openshift/api/route/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -111,4 +114,60 @@ func BenchmarkUpdate10000(b *testing.B) {
 	if p.state.Load().lookup(fmt.Sprintf("new-%d.apps.example.com", b.N-1), "/", false) == nil {
 		b.Fatal("the last route added is not served")
 	}
+}
+
+// BenchmarkHeapPerRoute10000 reports the proxy's live heap per route at
+// 10,000 routes (the compiled Table and, once every route served a
+// request, its metrics series), excluding the route model's own share.
+func BenchmarkHeapPerRoute10000(b *testing.B) {
+	const n = 10000
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := int32(ln.Addr().(*net.TCPAddr).Port)
+	var routes []*routev1.Route
+	eps := map[string]*model.ServiceEndpoints{}
+	for i := 0; i < n; i++ {
+		ns := fmt.Sprintf("ns-%d", i%100)
+		r := newRoute(ns, fmt.Sprintf("r-%d", i), fmt.Sprintf("r-%d.apps.example.com", i), fmt.Sprintf("svc-%d", i))
+		r.UID, r.ResourceVersion = types.UID(fmt.Sprint("uid-", i)), "1"
+		routes = append(routes, r)
+		eps[ns+"/"+r.Spec.To.Name] = &model.ServiceEndpoints{Ports: []model.EndpointPort{{Port: port, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}}}
+	}
+	builder, err := model.NewBuilder(model.Config{RouterName: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, _ := builder.Build(routes, nil)
+	table := &model.Table{Routes: snap, Endpoints: eps}
+	w := &nopWriter{h: http.Header{}}
+	for i := 0; i < b.N; i++ {
+		before := liveHeap()
+		p, err := New(Config{Metrics: prometheus.NewRegistry(), RouterName: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Update(table)
+		compiled := liveHeap()
+		for j := 0; j < n; j++ {
+			req := httptest.NewRequest("GET", fmt.Sprintf("http://r-%d.apps.example.com/", j), nil)
+			clear(w.h)
+			p.ServeHTTP(w, req)
+		}
+		served := liveHeap()
+		b.ReportMetric(float64(compiled-before)/n, "compiled-B/route")
+		b.ReportMetric(float64(served-before)/n, "served-B/route")
+		runtime.KeepAlive(p)
+	}
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -191,14 +191,32 @@ func TestMetricsAndAccessLog(t *testing.T) {
 		do(p, "GET", "http://web.example.com/cart?token=secret", nil)
 	}
 	do(p, "GET", "http://nobody.example.com/", nil)
-	if n := testutil.ToFloat64(p.metrics.requests.WithLabelValues("shop", "web", "2xx")); n != 3 {
-		t.Errorf("requests_total{shop,web,2xx} = %v, want 3", n)
+	want := `
+# HELP gantry_router_requests_total HTTP requests served for a route, by status code class (2xx, 3xx, 4xx, 5xx, other).
+# TYPE gantry_router_requests_total counter
+gantry_router_requests_total{code="2xx",namespace="shop",route="web",router="r1"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gantry_router_requests_total"); err != nil {
+		t.Error(err)
 	}
 	if n := testutil.ToFloat64(p.metrics.unmatched); n != 1 {
 		t.Errorf("unmatched = %v, want 1", n)
 	}
 	if n, err := testutil.GatherAndCount(reg, "gantry_router_request_duration_seconds"); err != nil || n != 1 {
 		t.Errorf("duration histograms: %d %v, want 1", n, err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "gantry_router_request_duration_seconds" {
+			h := f.GetMetric()[0].GetHistogram()
+			// The test clock does not move: every request took 0 s.
+			if h.GetSampleCount() != 3 || h.GetBucket()[0].GetCumulativeCount() != 3 || h.GetSampleSum() != 0 {
+				t.Errorf("duration histogram = %v, want 3 requests in the first bucket", h)
+			}
+		}
 	}
 	lines := strings.Split(strings.TrimSpace(logBuf.String()), "\n")
 	if len(lines) != 4 {
@@ -222,5 +240,48 @@ func TestMetricsAndAccessLog(t *testing.T) {
 	}
 	if _, err := New(Config{Metrics: reg, RouterName: "r1"}); err == nil {
 		t.Error("a second proxy on the same registry and name registered")
+	}
+}
+
+// A route's failed requests are counted by reason, and a route that only
+// failed still exports them.
+func TestBackendErrorMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm := m.route("shop", "web")
+	m.route("shop", "idle") // no request: nothing exported
+	rm.backendError("connect")
+	rm.backendError("connect")
+	rm.backendError("tls")
+	want := `
+# HELP gantry_router_backend_errors_total Failed requests to a route's endpoints, by reason (connect, timeout, tls, other).
+# TYPE gantry_router_backend_errors_total counter
+gantry_router_backend_errors_total{namespace="shop",reason="connect",route="web",router="r1"} 2
+gantry_router_backend_errors_total{namespace="shop",reason="tls",route="web",router="r1"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gantry_router_backend_errors_total", "gantry_router_requests_total"); err != nil {
+		t.Error(err)
+	}
+	rm.delete()
+	if n, _ := testutil.GatherAndCount(reg, "gantry_router_backend_errors_total"); n != 0 {
+		t.Errorf("%d error series left after the route left", n)
+	}
+}
+
+func TestGCPercentKeepsAFixedHeadroom(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 200}, {32 << 20, 200}, {64 << 20, 200}, {128 << 20, 100}, {256 << 20, 50}, {300 << 20, 40}, {4 << 30, 25},
+	} {
+		if got := gcPercent(c.live); got != c.want {
+			t.Errorf("gcPercent(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		}
 	}
 }
