@@ -34,15 +34,21 @@ func startProcess(o Options) (*process, error) {
 		return nil, fmt.Errorf("haproxy: start %s: %w", o.Binary, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
+	logged := make(chan struct{})
 	go func() {
+		defer close(logged)
 		s := bufio.NewScanner(pr)
 		for s.Scan() {
 			o.Logf("haproxy: %s", s.Text())
 		}
+		io.Copy(io.Discard, pr) // a line too long for the scanner: drain, so haproxy never blocks
 	}()
 	go func() {
 		p.err = cmd.Wait()
 		pw.Close()
+		// Its last lines are logged before it counts as stopped: a
+		// caller's logger may be gone once stop returns.
+		<-logged
 		close(p.done)
 	}()
 	return p, nil
