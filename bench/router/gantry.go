@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -119,13 +120,14 @@ func (b *bench) gantry(ctx context.Context) error {
 	// Route create to first 200 with the many routes served: the route's
 	// Service and EndpointSlice exist a second before, so the time is the
 	// route's alone (API admission, the watch, a new snapshot).
-	var times, creates []time.Duration
+	var times, creates, rebuilt []time.Duration
 	for i := range b.o.creates {
 		k := b.o.many + i
 		if err := o.service(ctx, k); err != nil {
 			return err
 		}
 		time.Sleep(time.Second)
+		n0, d0 := r.rebuilds()
 		start := time.Now()
 		if err := o.route(ctx, k); err != nil {
 			return err
@@ -135,17 +137,21 @@ func (b *bench) gantry(ctx context.Context) error {
 			return err
 		}
 		times = append(times, time.Since(start)) // from before the create call
-		benchutil.Logf("  route create to first 200: %s (the create call: %s)", times[len(times)-1].Round(time.Millisecond), creates[len(creates)-1].Round(time.Millisecond))
+		n1, d1 := r.rebuilds()
+		rebuilt = append(rebuilt, d1-d0)
+		benchutil.Logf("  route create to first 200: %s (the create call: %s; route table rebuilds meanwhile: %d taking %s)",
+			times[len(times)-1].Round(time.Millisecond), creates[len(creates)-1].Round(time.Millisecond), n1-n0, (d1 - d0).Round(100*time.Microsecond))
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	sort.Slice(creates, func(i, j int) bool { return creates[i] < creates[j] })
+	sort.Slice(rebuilt, func(i, j int) bool { return rebuilt[i] < rebuilt[j] })
 	var list []string
 	for _, d := range times {
 		list = append(list, d.Round(time.Millisecond).String())
 	}
 	b.samples = append(b.samples, sample{scenario: fmt.Sprintf("route create to first 200 at %d routes", b.o.many), target: gantryTarget,
 		median: times[len(times)/2],
-		extra:  fmt.Sprintf("median %s (runs: %s; Route create through the API to the first 200 through the router, no reload; the create call alone: median %s)", times[len(times)/2].Round(time.Millisecond), strings.Join(list, ", "), creates[len(creates)/2].Round(time.Millisecond))})
+		extra:  fmt.Sprintf("median %s (runs: %s; Route create through the API to the first 200 through the router, no reload; the create call alone: median %s; the router's table rebuilds meanwhile: median %s)", times[len(times)/2].Round(time.Millisecond), strings.Join(list, ", "), creates[len(creates)/2].Round(time.Millisecond), rebuilt[len(rebuilt)/2].Round(100*time.Microsecond))})
 	return nil
 }
 
@@ -273,6 +279,35 @@ type routerProc struct {
 	log                        *os.File
 	exited                     chan struct{}
 	httpURL, httpsURL, healthz string
+	metrics                    string
+}
+
+// rebuilds reads the router's route-table rebuilds so far from its
+// /metrics: how many and how long they took in all.
+func (r *routerProc) rebuilds() (n int, total time.Duration) {
+	resp, err := http.Get(r.metrics)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case `gantry_router_table_rebuild_seconds_count{kind="routes"}`:
+			n = int(f)
+		case `gantry_router_table_rebuild_seconds_sum{kind="routes"}`:
+			total = time.Duration(f * float64(time.Second))
+		}
+	}
+	return n, total
 }
 
 // startRouter runs `gantry router` on free loopback ports and waits for
@@ -303,7 +338,8 @@ func startRouter(ctx context.Context, dir, kubeconfig, cert string) (*routerProc
 	r := &routerProc{cmd: cmd, log: log, exited: make(chan struct{}),
 		httpURL:  fmt.Sprintf("http://127.0.0.1:%d/", ports[0]),
 		httpsURL: fmt.Sprintf("https://127.0.0.1:%d/", ports[1]),
-		healthz:  fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[2])}
+		healthz:  fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[2]),
+		metrics:  fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2])}
 	go func() { cmd.Wait(); close(r.exited) }()
 	benchutil.Logf("  gantry router pid %d on %s", cmd.Process.Pid, r.httpURL)
 	if _, err := r.firstOK(ctx, r.healthz, "", time.Minute); err != nil {
