@@ -77,6 +77,9 @@ func main() {
 	if *quick {
 		o.duration, o.many, o.churn, o.creates = 3*time.Second, 2000, 200, 1
 	}
+	if o.many <= o.churn+1 {
+		fail(fmt.Errorf("-routes %d: the many-routes scenarios need more routes than the churn scenario's %d (and its spare one). Try: -routes %d or more", o.many, o.churn, o.churn+2))
+	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		fail(fmt.Errorf("%w: install wrk (apt-get install -y wrk, or hack/install-deps.sh)", err))
 	}
