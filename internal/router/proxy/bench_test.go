@@ -84,13 +84,14 @@ func BenchmarkProxy(b *testing.B) {
 func BenchmarkUpdate10000(b *testing.B) {
 	var routes []*routev1.Route
 	for i := 0; i < 10000; i++ {
-		r := newRoute(fmt.Sprintf("ns-%d", i%100), fmt.Sprintf("r-%d", i), fmt.Sprintf("r-%d.apps.example.com", i), "web")
+		// A service of its own per route, as in bench/router.
+		r := newRoute(fmt.Sprintf("ns-%d", i%100), fmt.Sprintf("r-%d", i), fmt.Sprintf("r-%d.apps.example.com", i), fmt.Sprintf("web-%d", i))
 		r.UID, r.ResourceVersion = types.UID(fmt.Sprint("uid-", i)), "1"
 		routes = append(routes, r)
 	}
 	eps := map[string]*model.ServiceEndpoints{}
-	for i := 0; i < 100; i++ {
-		eps[fmt.Sprintf("ns-%d/web", i)] = &model.ServiceEndpoints{Ports: []model.EndpointPort{{Port: 8080, Addrs: []netip.Addr{netip.MustParseAddr(fmt.Sprintf("10.0.%d.1", i))}}}}
+	for i := 0; i < 10000; i++ {
+		eps[fmt.Sprintf("ns-%d/web-%d", i%100, i)] = &model.ServiceEndpoints{Ports: []model.EndpointPort{{Port: 8080, Addrs: []netip.Addr{netip.MustParseAddr(fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))}}}}
 	}
 	builder, err := model.NewBuilder(model.Config{RouterName: "bench"})
 	if err != nil {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -190,20 +189,17 @@ func (p *Proxy) compile(t *model.Table, prev *state) *state {
 		return rs
 	}
 	var prevCompiled map[*model.Route]compiledRoute
+	var prevExact, prevWildcard map[string][]*routeState
 	if prev != nil {
-		prevCompiled = prev.compiled
+		prevCompiled, prevExact, prevWildcard = prev.compiled, prev.exact, prev.wildcard
 	}
-	st.compiled = make(map[*model.Route]compiledRoute, t.Routes.Len())
+	st.compiled = make(map[*model.Route]compiledRoute, n)
 	get := func(r *model.Route) *routeState {
 		if cr, ok := st.compiled[r]; ok {
 			return cr.rs
 		}
-		eps := make([]*model.EndpointPort, len(r.Backends))
-		for i, b := range r.Backends {
-			eps[i] = t.Backend(r, b.Service)
-		}
 		cr, ok := prevCompiled[r]
-		if ok && slices.Equal(cr.eps, eps) {
+		if ok && sameEndpoints(t, r, cr.eps) {
 			// Unchanged: the same route state, its endpoints and its
 			// carried state go on.
 			for _, e := range cr.rs.pool.eps {
@@ -211,26 +207,54 @@ func (p *Proxy) compile(t *model.Table, prev *state) *state {
 			}
 			st.carried[cr.rs.key] = prevCarried[cr.rs.key]
 		} else {
+			eps := make([]*model.EndpointPort, len(r.Backends))
+			for i, b := range r.Backends {
+				eps[i] = t.Backend(r, b.Service)
+			}
 			cr = compiledRoute{rs: compileRoute(r), eps: eps}
 		}
 		st.compiled[r] = cr
 		return cr.rs
 	}
-	t.Routes.EachHost(func(h string, routes []*model.Route) {
+	// A host whose routes all kept their state keeps its slice too: an
+	// update allocates only for what changed.
+	hostRoutes := func(prev []*routeState, routes []*model.Route) []*routeState {
+		same := len(prev) == len(routes)
+		for i, r := range routes {
+			if rs := get(r); same && prev[i] != rs {
+				same = false
+			}
+		}
+		if same {
+			return prev
+		}
 		rss := make([]*routeState, len(routes))
 		for i, r := range routes {
 			rss[i] = get(r)
 		}
-		st.exact[h] = rss
+		return rss
+	}
+	t.Routes.EachHost(func(h string, routes []*model.Route) {
+		st.exact[h] = hostRoutes(prevExact[h], routes)
 	})
 	t.Routes.EachWildcardDomain(func(d string, routes []*model.Route) {
-		rss := make([]*routeState, len(routes))
-		for i, r := range routes {
-			rss[i] = get(r)
-		}
-		st.wildcard[d] = rss
+		st.wildcard[d] = hostRoutes(prevWildcard[d], routes)
 	})
 	return st
+}
+
+// sameEndpoints reports whether the route's backends have, in t, the
+// endpoints eps it was compiled against.
+func sameEndpoints(t *model.Table, r *model.Route, eps []*model.EndpointPort) bool {
+	if len(eps) != len(r.Backends) {
+		return false
+	}
+	for i, b := range r.Backends {
+		if t.Backend(r, b.Service) != eps[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Proxy) newEndpoint(k endpointKey) *endpoint {
