@@ -249,7 +249,7 @@ func (b *Builder) evaluate(e *entry, r *routev1.Route, nsLabels map[string]map[s
 	case !e.selected:
 		b.release(e)
 		e.cand, e.chainRej, e.fresh = nil, nil, false
-	case e.cand != nil && old != nil && sameSpec(old, r):
+	case e.cand != nil && old != nil && SameSpec(old, r):
 		c := *e.cand
 		c.route = r
 		e.cand = &c
@@ -265,9 +265,10 @@ func (b *Builder) evaluate(e *entry, r *routev1.Route, nsLabels map[string]map[s
 	}
 }
 
-// sameSpec reports whether two versions of a route differ in nothing the
-// admission chain and the served Route read (their status aside).
-func sameSpec(o, n *routev1.Route) bool {
+// SameSpec reports whether two versions of a route differ in nothing the
+// admission chain and the served Route read: an update that changed only
+// the status, which a Builder does not evaluate again.
+func SameSpec(o, n *routev1.Route) bool {
 	return o.UID == n.UID && o.CreationTimestamp.Equal(&n.CreationTimestamp) &&
 		maps.Equal(o.Labels, n.Labels) && maps.Equal(o.Annotations, n.Annotations) &&
 		equality.Semantic.DeepEqual(o.Spec, n.Spec)

@@ -15,7 +15,6 @@ import (
 	routelisters "github.com/openshift/client-go/route/listers/route/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -196,11 +195,7 @@ func (w *Watcher) routeUpdated(oldObj, newObj any) {
 
 // statusOnly reports whether an update changed nothing the Builder reads
 // but the status.
-func statusOnly(o, n *routev1.Route) bool {
-	return o.UID == n.UID && o.CreationTimestamp.Equal(&n.CreationTimestamp) &&
-		maps.Equal(o.Labels, n.Labels) && maps.Equal(o.Annotations, n.Annotations) &&
-		equality.Semantic.DeepEqual(o.Spec, n.Spec)
-}
+func statusOnly(o, n *routev1.Route) bool { return model.SameSpec(o, n) }
 
 func (w *Watcher) serviceChanged(obj any) {
 	if s, ok := obj.(*corev1.Service); ok {
