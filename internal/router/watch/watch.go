@@ -129,30 +129,37 @@ func New(cfg Config) (*Watcher, error) {
 	w.routes = ri.Lister()
 	routeEvents := handler(w.routeChanged)
 	routeEvents.UpdateFunc = w.routeUpdated
-	if _, err := ri.Informer().AddEventHandler(routeEvents); err != nil {
+	rr, err := ri.Informer().AddEventHandler(routeEvents)
+	if err != nil {
 		return nil, err
 	}
 	si := cfg.Kube.Core().V1().Services()
 	w.services = si.Lister()
-	if _, err := si.Informer().AddEventHandler(handler(w.serviceChanged)); err != nil {
+	sr, err := si.Informer().AddEventHandler(handler(w.serviceChanged))
+	if err != nil {
 		return nil, err
 	}
 	ei := cfg.Kube.Discovery().V1().EndpointSlices().Informer()
 	if err := ei.AddIndexers(cache.Indexers{serviceIndex: sliceService}); err != nil {
 		return nil, err
 	}
-	if _, err := ei.AddEventHandler(handler(w.sliceChanged)); err != nil {
+	er, err := ei.AddEventHandler(handler(w.sliceChanged))
+	if err != nil {
 		return nil, err
 	}
 	w.slices = ei.GetIndexer()
-	w.synced = []cache.InformerSynced{ri.Informer().HasSynced, si.Informer().HasSynced, ei.HasSynced}
+	// The registrations' HasSynced, not the informers': the first build
+	// waits until the handlers have seen every object of the first list,
+	// so their kicks come before it and are drained, not built again.
+	w.synced = []cache.InformerSynced{rr.HasSynced, sr.HasSynced, er.HasSynced}
 	if cfg.WatchNamespaces {
 		ni := cfg.Kube.Core().V1().Namespaces()
 		w.namespaces = ni.Lister()
-		if _, err := ni.Informer().AddEventHandler(handler(func(any) { w.routeChanged(nil) })); err != nil {
+		nr, err := ni.Informer().AddEventHandler(handler(func(any) { w.routeChanged(nil) }))
+		if err != nil {
 			return nil, err
 		}
-		w.synced = append(w.synced, ni.Informer().HasSynced)
+		w.synced = append(w.synced, nr.HasSynced)
 	}
 	return w, nil
 }
@@ -252,6 +259,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 		}
 		return errors.New("router watch: the route, service and endpoint caches did not sync")
 	}
+	select { // the first list's kicks: the first build covers them
+	case <-w.kick:
+	default:
+	}
 	w.mu.Lock()
 	w.routesDirty = true
 	w.mu.Unlock()
@@ -278,6 +289,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 				return nil
 			}
 		}
+		if !w.anyDirty() {
+			continue
+		}
 		last = time.Now()
 		if w.rebuild() {
 			lastRoutes = last
@@ -300,6 +314,12 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	case <-wake:
 	}
 	return true
+}
+
+func (w *Watcher) anyDirty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.statusDirty || w.routesDirty || len(w.dirtySvcs) > 0
 }
 
 func (w *Watcher) onlyStatusDirty() bool {
@@ -338,6 +358,7 @@ func (w *Watcher) rebuild() bool {
 	eps := w.referencedEndpoints(dirty)
 	t := &model.Table{Routes: w.snap, Endpoints: eps}
 	w.table.Store(t)
+	w.builds.Add(1) // before the data planes see it: Stats never lags them
 	for _, dp := range w.cfg.Dataplanes {
 		dp.Update(t)
 	}
@@ -345,7 +366,6 @@ func (w *Watcher) rebuild() bool {
 		w.cfg.Status.Sync(changes)
 	}
 	d := time.Since(start)
-	w.builds.Add(1)
 	w.lastDur.Store(int64(d))
 	if m := w.cfg.Metrics; m != nil {
 		m.observe(d, routesDirty, w.snap.Len(), len(changes))
