@@ -82,7 +82,7 @@ func NewBuilder(cfg Config) (*Builder, error) {
 		cfg: p, certs: map[[sha256.Size]byte]*certRef{},
 		entries: map[routeKey]*entry{},
 		hosts:   map[string][]*entry{}, wild: map[string][]*entry{}, under: map[string]map[string]int{},
-		snap:    &Snapshot{exact: map[string][]*Route{}, wildcard: map[string][]*Route{}},
+		snap:    &Snapshot{exact: map[string][]*Route{}, wildcard: map[string][]*Route{}, version: snapshotVersions.Add(1)},
 		pending: map[routeKey]*entry{}, changed: map[routeKey]struct{}{},
 	}, nil
 }
@@ -119,6 +119,8 @@ type pass struct {
 	units   map[unit]struct{}   // claim units to decide again
 	removed map[*Route]struct{} // routes leaving the snapshot
 	added   []*Route            // routes entering it
+	// hosts and domains whose routes were set again
+	hosts, domains []string
 }
 
 // Build brings the snapshot up to date with routes, the router's whole
@@ -169,7 +171,7 @@ func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[
 		return b.snap, b.changes()
 	}
 
-	snap := &Snapshot{exact: maps.Clone(b.snap.exact), wildcard: maps.Clone(b.snap.wildcard)}
+	snap := &Snapshot{exact: maps.Clone(b.snap.exact), wildcard: maps.Clone(b.snap.wildcard), version: snapshotVersions.Add(1)}
 	b.settle(snap, p)
 	for _, e := range dirty {
 		if !e.claims() { // candidates got their status in settle
@@ -200,6 +202,16 @@ func (b *Builder) Build(routes []*routev1.Route, namespaceLabels map[string]map[
 		snap.routes = append(snap.routes, p.added...)
 		slices.SortFunc(snap.routes, byName)
 	}
+	// A route dropped and admitted again in this pass (a new spec) is in
+	// both lists: it is its new *Route in added and its old in removed.
+	d := &Delta{Parent: b.snap.version, Hosts: p.hosts, Domains: p.domains, Added: p.added}
+	if len(p.removed) > 0 {
+		d.Removed = make([]*Route, 0, len(p.removed))
+		for rt := range p.removed {
+			d.Removed = append(d.Removed, rt)
+		}
+	}
+	snap.delta = d
 	b.snap = snap
 	return snap, b.changes()
 }
@@ -378,9 +390,11 @@ func (b *Builder) settle(snap *Snapshot, p *pass) {
 		}
 		b.claim(group, p)
 		setRoutes(snap.wildcard, d, b.wild[d])
+		p.domains = append(p.domains, d)
 		for _, h := range groupHosts {
 			setRoutes(snap.exact, h, b.hosts[h])
 		}
+		p.hosts = append(p.hosts, groupHosts...)
 	}
 	for _, h := range hosts {
 		if domains[parentDomain(h)] {
@@ -388,13 +402,20 @@ func (b *Builder) settle(snap *Snapshot, p *pass) {
 		}
 		b.claim(slices.Clone(b.hosts[h]), p)
 		setRoutes(snap.exact, h, b.hosts[h])
+		p.hosts = append(p.hosts, h)
 	}
 	// Hosts and domains whose last candidate left.
 	for u := range p.units {
 		if u.wildcard && len(b.wild[u.name]) == 0 {
-			delete(snap.wildcard, u.name)
+			if _, ok := snap.wildcard[u.name]; ok {
+				delete(snap.wildcard, u.name)
+				p.domains = append(p.domains, u.name)
+			}
 		} else if !u.wildcard && len(b.hosts[u.name]) == 0 {
-			delete(snap.exact, u.name)
+			if _, ok := snap.exact[u.name]; ok {
+				delete(snap.exact, u.name)
+				p.hosts = append(p.hosts, u.name)
+			}
 		}
 	}
 }

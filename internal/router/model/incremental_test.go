@@ -2,10 +2,12 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,7 +152,9 @@ func TestIncrementalBuildMatchesFullBuild(t *testing.T) {
 					list = append(list, r)
 				}
 				rng.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
+				prevSnap := b.snap
 				snap, changes := b.Build(list, nsLabels)
+				checkDelta(t, step, prevSnap, snap)
 				gotExact, gotWild, gotKeys := snapshotKeys(snap)
 				wantExact, wantWild, wantKeys, wantChanges := referenceBuild(t, cfg, list, nsLabels)
 				if !reflect.DeepEqual(gotExact, wantExact) || !reflect.DeepEqual(gotWild, wantWild) || !slices.Equal(gotKeys, wantKeys) {
@@ -173,6 +177,61 @@ func TestIncrementalBuildMatchesFullBuild(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkDelta checks that next's Delta says all there is between prev and
+// next: the hosts and domains it does not list have the same routes (the
+// same *Route, in the same order), and Added and Removed are the routes of
+// one and not the other.
+func checkDelta(t *testing.T, step int, prev, next *Snapshot) {
+	t.Helper()
+	if next == prev {
+		return
+	}
+	d := next.Delta()
+	if d == nil || d.Parent != prev.Version() || next.Version() == prev.Version() {
+		t.Fatalf("step %d: a new snapshot (version %d, delta %+v) from version %d", step, next.Version(), d, prev.Version())
+	}
+	for _, side := range []struct {
+		name       string
+		prev, next map[string][]*Route
+		listed     []string
+	}{{"host", prev.exact, next.exact, d.Hosts}, {"domain", prev.wildcard, next.wildcard, d.Domains}} {
+		for _, k := range slices.Concat(slices.Collect(maps.Keys(side.prev)), slices.Collect(maps.Keys(side.next))) {
+			if !slices.Contains(side.listed, k) && !slices.Equal(side.prev[k], side.next[k]) {
+				t.Fatalf("step %d: %s %s changed (%v to %v) and the delta does not say so (%v)", step, side.name, k, side.prev[k], side.next[k], side.listed)
+			}
+		}
+	}
+	was, is := map[*Route]bool{}, map[*Route]bool{}
+	for _, r := range prev.Routes() {
+		was[r] = true
+	}
+	for _, r := range next.Routes() {
+		is[r] = true
+	}
+	var added, removed []*Route
+	for r := range is {
+		if !was[r] {
+			added = append(added, r)
+		}
+	}
+	for r := range was {
+		if !is[r] {
+			removed = append(removed, r)
+		}
+	}
+	byKey := func(a, b *Route) int { return strings.Compare(a.Key(), b.Key()) }
+	for _, l := range []struct {
+		name      string
+		got, want []*Route
+	}{{"added", d.Added, added}, {"removed", d.Removed, removed}} {
+		got := slices.SortedFunc(slices.Values(l.got), byKey)
+		slices.SortFunc(l.want, byKey)
+		if !slices.Equal(got, l.want) {
+			t.Fatalf("step %d: delta %s %v, want %v", step, l.name, got, l.want)
+		}
 	}
 }
 

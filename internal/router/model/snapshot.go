@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	routev1 "github.com/openshift/api/route/v1"
@@ -85,7 +86,37 @@ type Snapshot struct {
 	exact    map[string][]*Route // host → routes, most specific path first
 	wildcard map[string][]*Route // domain ("example.com" for *.example.com) → routes
 	routes   []*Route            // every admitted route, by namespace/name
+	version  uint64
+	delta    *Delta
 }
+
+// Delta is how a Snapshot differs from the one it was built from, so a
+// data plane that compiled that one recompiles only what changed. Its
+// slices are shared and must not be modified.
+type Delta struct {
+	// Parent is the Version of the Snapshot this one was built from.
+	Parent uint64
+	// Hosts are the exact hosts, and Domains the wildcard subdomains,
+	// whose routes are not those of Parent (in content or order); some
+	// may have no route left.
+	Hosts, Domains []string
+	// Added are the routes in this Snapshot and not in Parent, Removed
+	// those of Parent that are gone. An unchanged route is the same
+	// *Route in both, in neither list.
+	Added, Removed []*Route
+}
+
+// snapshotVersions numbers Snapshots, across Builders, from 1.
+var snapshotVersions atomic.Uint64
+
+// Version identifies the Snapshot: no two Snapshots of a process share
+// one.
+func (s *Snapshot) Version() uint64 { return s.version }
+
+// Delta is how the Snapshot differs from its Parent, nil when it was not
+// built from another (the first build of a Builder, or a Snapshot made
+// another way).
+func (s *Snapshot) Delta() *Delta { return s.delta }
 
 // Lookup returns the route serving a request for host (as NormalizeHost
 // gives it) and path, or nil. The routes of the exact host are tried first,

@@ -17,6 +17,40 @@ type Table struct {
 	// Endpoints are the ready endpoints by service, keyed "namespace/name".
 	// A service that is missing, or has no ready endpoint, is absent.
 	Endpoints map[string]*ServiceEndpoints
+	// Seq numbers the Tables of one watcher, from 1; 0 is a Table made
+	// another way.
+	Seq uint64
+	// EndpointsDelta, when not nil, says which services' endpoints differ
+	// from those of the Table numbered EndpointsDelta.Since; with
+	// Routes.Delta it lets a data plane that served that Table recompile
+	// only what changed.
+	EndpointsDelta *EndpointsDelta
+}
+
+// EndpointsDelta is how a Table's Endpoints differ from an earlier Table's.
+type EndpointsDelta struct {
+	Since uint64
+	// Services are the keys whose entry in Endpoints is not the one of
+	// Since: changed, new or gone.
+	Services []string
+}
+
+// DeltaFrom returns how t differs from the Table prev when t says so
+// (its Endpoints from prev's, its Routes the same Snapshot or one built
+// from prev's), else ok false: the whole Table is to be taken as new.
+func (t *Table) DeltaFrom(prev *Table) (routes *Delta, services []string, ok bool) {
+	if prev == nil || t.Routes == nil || prev.Routes == nil || t.EndpointsDelta == nil ||
+		prev.Seq == 0 || t.EndpointsDelta.Since != prev.Seq {
+		return nil, nil, false
+	}
+	if t.Routes != prev.Routes {
+		d := t.Routes.Delta()
+		if d == nil || d.Parent != prev.Routes.Version() {
+			return nil, nil, false
+		}
+		routes = d
+	}
+	return routes, t.EndpointsDelta.Services, true
 }
 
 // Dataplane is what serves traffic from Tables: Gantry's own proxy or the

@@ -93,6 +93,7 @@ type Watcher struct {
 	endpoints map[svcRef]cachedEndpoints         // merged endpoints of the services last referenced
 	eps       map[string]*model.ServiceEndpoints // the last Table's endpoints (shared with it: never modified)
 	epsSnap   *model.Snapshot                    // the routes eps was made for
+	seq       uint64                             // the last Table's Seq
 
 	table   atomic.Pointer[model.Table]
 	served  chan struct{} // closed once the first Table went to the data planes
@@ -355,8 +356,13 @@ func (w *Watcher) rebuild() bool {
 		}
 		w.snap, changes = w.cfg.Builder.Build(routes, nsLabels)
 	}
-	eps := w.referencedEndpoints(dirty)
-	t := &model.Table{Routes: w.snap, Endpoints: eps}
+	prevSeq := w.seq
+	eps, changedSvcs := w.referencedEndpoints(dirty)
+	w.seq++
+	t := &model.Table{Routes: w.snap, Endpoints: eps, Seq: w.seq}
+	if prevSeq > 0 {
+		t.EndpointsDelta = &model.EndpointsDelta{Since: prevSeq, Services: changedSvcs}
+	}
 	w.table.Store(t)
 	w.builds.Add(1) // before the data planes see it: Stats never lags them
 	for _, dp := range w.cfg.Dataplanes {
@@ -397,15 +403,17 @@ type cachedEndpoints struct {
 
 // referencedEndpoints returns the endpoints of every service an admitted
 // route sends traffic to, merging again only the services marked dirty
-// since the last build (and those not referenced before). At 10,000 routes
-// it runs on every build, so a service already known costs two map lookups
-// and no allocation.
-func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.ServiceEndpoints {
+// since the last build (and those not referenced before), and the keys
+// whose entry is not the one of the last Table. At 10,000 routes it runs on
+// every build, so a service already known costs two map lookups and no
+// allocation.
+func (w *Watcher) referencedEndpoints(dirty map[string]bool) (map[string]*model.ServiceEndpoints, []string) {
+	var changed []string
 	if w.eps != nil && w.snap == w.epsSnap {
 		// The same routes: only the dirty services that are referenced
 		// change.
 		if len(dirty) == 0 {
-			return w.eps
+			return w.eps, nil
 		}
 		next := maps.Clone(w.eps)
 		for key := range dirty {
@@ -422,9 +430,12 @@ func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.S
 			} else {
 				delete(next, key)
 			}
+			if c.se != w.eps[key] {
+				changed = append(changed, key)
+			}
 		}
 		w.eps = next
-		return next
+		return next, changed
 	}
 	next := make(map[string]*model.ServiceEndpoints, len(w.endpoints))
 	cached := make(map[svcRef]cachedEndpoints, len(w.endpoints))
@@ -447,11 +458,27 @@ func (w *Watcher) referencedEndpoints(dirty map[string]bool) map[string]*model.S
 			if c.se != nil {
 				next[c.key] = c.se
 			}
+			if c.se != w.eps[c.key] {
+				changed = append(changed, c.key)
+			}
+		}
+	}
+	// The services no route sends traffic to any more.
+	for key := range w.eps {
+		if _, ok := next[key]; !ok {
+			if ns, name, _ := strings.Cut(key, "/"); !referenced(cached, svcRef{ns, name}) {
+				changed = append(changed, key)
+			}
 		}
 	}
 	w.endpoints = cached
 	w.eps, w.epsSnap = next, w.snap
-	return next
+	return next, changed
+}
+
+func referenced(cached map[svcRef]cachedEndpoints, ref svcRef) bool {
+	_, ok := cached[ref]
+	return ok
 }
 
 // merge reads a service and its EndpointSlices from the caches.

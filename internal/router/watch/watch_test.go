@@ -3,7 +3,9 @@ package watch
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,16 +28,22 @@ import (
 )
 
 // recorder is a Dataplane that keeps the Tables it gets.
+// It checks that every Table's deltas say what changed since the one
+// before: waitFor reports the first that does not.
 type recorder struct {
-	mu     sync.Mutex
-	tables []*model.Table
-	notify chan struct{}
+	mu       sync.Mutex
+	tables   []*model.Table
+	notify   chan struct{}
+	deltaErr error
 }
 
 func newRecorder() *recorder { return &recorder{notify: make(chan struct{}, 1)} }
 
 func (r *recorder) Update(t *model.Table) {
 	r.mu.Lock()
+	if n := len(r.tables); n > 0 && r.deltaErr == nil {
+		r.deltaErr = checkTableDelta(r.tables[n-1], t)
+	}
 	r.tables = append(r.tables, t)
 	r.mu.Unlock()
 	select {
@@ -59,6 +67,12 @@ func (r *recorder) waitFor(tb testing.TB, what string, ok func(*model.Table) boo
 	tb.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
+		r.mu.Lock()
+		err := r.deltaErr
+		r.mu.Unlock()
+		if err != nil {
+			tb.Fatal(err)
+		}
 		if t := r.last(); t != nil && ok(t) {
 			return t
 		}
@@ -68,6 +82,42 @@ func (r *recorder) waitFor(tb testing.TB, what string, ok func(*model.Table) boo
 			tb.Fatalf("no table where %s", what)
 		}
 	}
+}
+
+// checkTableDelta checks that t's deltas from prev list every service
+// whose endpoints changed and every route that came or went.
+func checkTableDelta(prev, t *model.Table) error {
+	rd, svcs, ok := t.DeltaFrom(prev)
+	if !ok {
+		return fmt.Errorf("table %d has no delta from table %d", t.Seq, prev.Seq)
+	}
+	for _, k := range slices.Concat(slices.Collect(maps.Keys(prev.Endpoints)), slices.Collect(maps.Keys(t.Endpoints))) {
+		if prev.Endpoints[k] != t.Endpoints[k] && !slices.Contains(svcs, k) {
+			return fmt.Errorf("table %d: the endpoints of %s changed and the delta (%v) does not say so", t.Seq, k, svcs)
+		}
+	}
+	if rd == nil {
+		if t.Routes != prev.Routes {
+			return fmt.Errorf("table %d: new routes and no route delta", t.Seq)
+		}
+		return nil
+	}
+	was := map[*model.Route]bool{}
+	for _, r := range prev.Routes.Routes() {
+		was[r] = true
+	}
+	for _, r := range t.Routes.Routes() {
+		if !was[r] && !slices.Contains(rd.Added, r) {
+			return fmt.Errorf("table %d: route %s is new and not in the delta", t.Seq, r.Key())
+		}
+		delete(was, r)
+	}
+	for r := range was {
+		if !slices.Contains(rd.Removed, r) {
+			return fmt.Errorf("table %d: route %s is gone and not in the delta", t.Seq, r.Key())
+		}
+	}
+	return nil
 }
 
 // statusRecorder is a StatusSink that keeps the last changes.
