@@ -39,6 +39,10 @@ type endpoint struct {
 	// removed is set when the endpoint left the Table: requests still on
 	// it finish, and each one closes the idle connections it leaves.
 	removed atomic.Bool
+	// refs counts the compiled routes' pools holding the endpoint; only
+	// Update, under updateMu, reads or writes it. At 0 it leaves the
+	// state.
+	refs int
 }
 
 // The passive health back-off: the first connect failure takes an

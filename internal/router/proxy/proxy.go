@@ -53,6 +53,7 @@ type Proxy struct {
 	cfg       Config
 	state     atomic.Pointer[state]
 	updateMu  sync.Mutex
+	books     books // under updateMu
 	cookieKey [32]byte
 	hashSeed  maphash.Seed
 	metrics   *metrics
@@ -112,24 +113,18 @@ func (p *Proxy) Update(t *model.Table) {
 	p.updateMu.Lock()
 	defer p.updateMu.Unlock()
 	p.startReaper.Do(func() { go p.reapLoop() })
-	prev := p.state.Load()
-	st := p.compile(t, prev)
+	st, gone, dropped := p.compile(t, p.state.Load())
 	p.state.Store(st)
-	if prev == nil {
-		return
-	}
-	for k, e := range prev.endpoints {
-		if st.endpoints[k] != e {
-			e.removed.Store(true)
-			// With requests in flight the last one to finish closes the
-			// pool (release), so their connections are not kept either.
-			if e.active.Load() == 0 {
-				e.pool.closeIdle(true)
-			}
+	for _, e := range gone {
+		e.removed.Store(true)
+		// With requests in flight the last one to finish closes the
+		// pool (release), so their connections are not kept either.
+		if e.active.Load() == 0 {
+			e.pool.closeIdle(true)
 		}
 	}
-	for k, c := range prev.carried {
-		if _, ok := st.carried[k]; !ok && c.metrics != nil {
+	for _, c := range dropped {
+		if c.metrics != nil {
 			c.metrics.delete()
 		}
 	}

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -17,11 +19,18 @@ type state struct {
 	exact     map[string][]*routeState // host → routes, most specific path first
 	wildcard  map[string][]*routeState // subdomain → routes
 	endpoints map[endpointKey]*endpoint
-	carried   map[string]*carried // by route namespace/name
-	// compiled is every route's compiled state with the endpoints it was
-	// compiled against, so the next Table recompiles only the routes that
-	// changed or whose endpoints did.
+}
+
+// books is what Update keeps between Tables to recompile only what
+// changed; only Update, under updateMu, reads or writes it.
+type books struct {
+	table *model.Table // the Table the current state was compiled from
+	// compiled is every admitted route's compiled state with the
+	// endpoints it was compiled against.
 	compiled map[*model.Route]compiledRoute
+	carried  map[string]*carried       // by route namespace/name
+	bySvc    map[string][]*model.Route // service key → the routes sending traffic to it
+	full     int                       // Tables compiled whole, for tests
 }
 
 // compiledRoute is a routeState and the endpoints of each of its backends
@@ -48,8 +57,10 @@ type routeState struct {
 	metrics                 *routeMetrics
 }
 
-// carried is the per-route state that outlives a Table swap.
+// carried is the per-route state that outlives a Table swap, and a new
+// spec of the route.
 type carried struct {
+	owner   *model.Route // the route it was last compiled for
 	rr      *atomic.Uint64
 	limits  model.RateLimit
 	limiter *limiter
@@ -86,161 +97,267 @@ func match(rss []*routeState, path string, secure bool) *routeState {
 	return nil
 }
 
-// compile turns a Table into a state, reusing the endpoints and carried
-// route state of the previous one.
-func (p *Proxy) compile(t *model.Table, prev *state) *state {
+// compile turns a Table into a state. When the Table says how it differs
+// from the one compiled before (Table.DeltaFrom), only the hosts whose
+// routes changed and the routes of the services whose endpoints changed are
+// compiled again; else every host is, still reusing what was compiled for a
+// route that is the same *Route with the same endpoints. It returns the
+// state with the endpoints that left it and the carried state of the
+// routes that left, for Update to retire once the state is swapped in.
+func (p *Proxy) compile(t *model.Table, prev *state) (*state, []*endpoint, []*carried) {
 	if t == nil || t.Routes == nil {
-		return &state{exact: map[string][]*routeState{}, wildcard: map[string][]*routeState{},
-			endpoints: map[endpointKey]*endpoint{}, carried: map[string]*carried{}}
+		t = &model.Table{Routes: &model.Snapshot{}}
 	}
-	n := t.Routes.Len()
-	st := &state{
-		exact:     make(map[string][]*routeState, n),
-		wildcard:  map[string][]*routeState{},
-		endpoints: make(map[endpointKey]*endpoint, n),
-		carried:   make(map[string]*carried, n),
+	b := &p.books
+	if b.compiled == nil {
+		b.compiled, b.carried, b.bySvc = map[*model.Route]compiledRoute{}, map[string]*carried{}, map[string][]*model.Route{}
 	}
-	var prevEPs map[endpointKey]*endpoint
-	var prevCarried map[string]*carried
-	if prev != nil {
-		prevEPs, prevCarried = prev.endpoints, prev.carried
-	}
-	var ws []weighted
-	compileRoute := func(r *model.Route) *routeState {
-		key := r.Key()
-		c := prevCarried[key]
-		if c == nil {
-			c = &carried{rr: new(atomic.Uint64)}
-			if p.metrics != nil {
-				c.metrics = p.metrics.route(r.Namespace, r.Name)
-			}
+	c := compilation{p: p, t: t}
+	rd, svcs, incremental := t.DeltaFrom(b.table)
+	var hosts, domains []string
+	var removed []*model.Route
+	if incremental && prev != nil {
+		c.st = &state{exact: maps.Clone(prev.exact), wildcard: maps.Clone(prev.wildcard), endpoints: maps.Clone(prev.endpoints)}
+		if rd != nil {
+			hosts, domains, removed = rd.Hosts, rd.Domains, rd.Removed
 		}
-		var limits model.RateLimit
-		if r.Options.RateLimit != nil {
-			limits = *r.Options.RateLimit
-		}
-		if c.limiter == nil || c.limits != limits {
-			c.limits, c.limiter = limits, nil
-			if limits.ConcurrentTCP > 0 || limits.RateHTTP > 0 {
-				c.limiter = newLimiter(limits)
-			}
-		}
-		st.carried[key] = c
-
-		rs := &routeState{
-			route: r, key: key, timeout: r.Options.Timeout,
-			allowed: r.Options.AllowedSources, limiter: c.limiter, metrics: c.metrics,
-		}
-		if r.Options.HSTSHeader != "" {
-			rs.hsts = []string{r.Options.HSTSHeader}
-		}
-		if rs.timeout <= 0 {
-			rs.timeout = p.cfg.ServerTimeout
-		}
-		pol := r.InsecureEdgeTerminationPolicy
-		switch r.Termination {
-		case "":
-			rs.plain = true
-		case routev1.TLSTerminationEdge, routev1.TLSTerminationReencrypt:
-			rs.secure = true
-			rs.plain = pol == routev1.InsecureEdgeTerminationPolicyAllow || pol == routev1.InsecureEdgeTerminationPolicyRedirect
-			rs.redirect = pol == routev1.InsecureEdgeTerminationPolicyRedirect
-		case routev1.TLSTerminationPassthrough:
-			rs.plain = pol == routev1.InsecureEdgeTerminationPolicyRedirect
-			rs.redirect = rs.plain
-		}
-		if !r.Options.DisableCookies && r.Termination != routev1.TLSTerminationPassthrough {
-			rs.cookieName = r.Options.CookieName
-		}
-
-		ws = ws[:0]
-		for _, b := range r.Backends {
-			if b.Weight <= 0 {
-				continue
-			}
-			ep := t.Backend(r, b.Service)
-			if ep == nil {
-				continue
-			}
-			share := int64(b.Weight) * weightScale / int64(len(ep.Addrs))
-			if share < 1 {
-				share = 1
-			}
-			for _, a := range ep.Addrs {
-				k := endpointKey{addr: netip.AddrPortFrom(a.Unmap(), uint16(ep.Port))}
-				if r.Termination == routev1.TLSTerminationReencrypt {
-					k.serverName = b.Service + "." + r.Namespace + ".svc"
-					k.roots = r.DestinationCAs
-					if k.roots == nil {
-						k.roots = p.cfg.RootCAs
-					}
+		for _, k := range svcs {
+			for _, r := range b.bySvc[k] {
+				if r.Wildcard {
+					domains = append(domains, r.Domain)
+				} else {
+					hosts = append(hosts, r.Host)
 				}
-				e := st.endpoints[k]
-				if e == nil {
-					if e = prevEPs[k]; e == nil || e.removed.Load() {
-						e = p.newEndpoint(k)
-					}
-					st.endpoints[k] = e
-				}
-				ws = append(ws, weighted{ep: e, weight: share})
 			}
 		}
-		rs.pool = newPool(ws, r.Options.Balance, c.rr)
-		return rs
+	} else {
+		b.full++
+		c.st = &state{exact: make(map[string][]*routeState, t.Routes.Len()), wildcard: map[string][]*routeState{}, endpoints: map[endpointKey]*endpoint{}}
+		if prev != nil {
+			c.st.endpoints = maps.Clone(prev.endpoints)
+		}
+		present := make(map[*model.Route]bool, t.Routes.Len())
+		for _, r := range t.Routes.Routes() {
+			present[r] = true
+		}
+		for r := range b.compiled {
+			if !present[r] {
+				removed = append(removed, r)
+			}
+		}
+		t.Routes.EachHost(func(h string, _ []*model.Route) { hosts = append(hosts, h) })
+		t.Routes.EachWildcardDomain(func(d string, _ []*model.Route) { domains = append(domains, d) })
 	}
-	var prevCompiled map[*model.Route]compiledRoute
-	var prevExact, prevWildcard map[string][]*routeState
 	if prev != nil {
-		prevCompiled, prevExact, prevWildcard = prev.compiled, prev.exact, prev.wildcard
+		c.prevExact, c.prevWildcard = prev.exact, prev.wildcard
 	}
-	st.compiled = make(map[*model.Route]compiledRoute, n)
-	get := func(r *model.Route) *routeState {
-		if cr, ok := st.compiled[r]; ok {
-			return cr.rs
+
+	for _, r := range removed {
+		c.drop(r)
+	}
+	for _, h := range hosts {
+		c.setHost(c.st.exact, c.prevExact, h, t.Routes.Host(h))
+	}
+	for _, d := range domains {
+		c.setHost(c.st.wildcard, c.prevWildcard, d, t.Routes.WildcardDomain(d))
+	}
+
+	// What left: the carried state of routes no new spec of took over,
+	// the endpoints no route uses any more.
+	var droppedCarried []*carried
+	for _, r := range removed {
+		if cs := b.carried[r.Key()]; cs != nil && cs.owner == r {
+			delete(b.carried, r.Key())
+			droppedCarried = append(droppedCarried, cs)
 		}
-		cr, ok := prevCompiled[r]
-		if ok && sameEndpoints(t, r, cr.eps) {
-			// Unchanged: the same route state, its endpoints and its
-			// carried state go on.
-			for _, e := range cr.rs.pool.eps {
-				st.endpoints[e.key] = e
-			}
-			st.carried[cr.rs.key] = prevCarried[cr.rs.key]
-		} else {
-			eps := make([]*model.EndpointPort, len(r.Backends))
-			for i, b := range r.Backends {
-				eps[i] = t.Backend(r, b.Service)
-			}
-			cr = compiledRoute{rs: compileRoute(r), eps: eps}
+	}
+	var gone []*endpoint
+	for _, e := range c.unused {
+		if e.refs == 0 && c.st.endpoints[e.key] == e {
+			delete(c.st.endpoints, e.key)
+			gone = append(gone, e)
 		}
-		st.compiled[r] = cr
+	}
+	b.table = t
+	return c.st, gone, droppedCarried
+}
+
+// compilation is one compile's work in progress.
+type compilation struct {
+	p                       *Proxy
+	t                       *model.Table
+	st                      *state
+	prevExact, prevWildcard map[string][]*routeState
+	unused                  []*endpoint // endpoints whose last route left (they may get another)
+	ws                      []weighted  // scratch
+}
+
+// setHost sets the routes of one host (or wildcard subdomain) of the new
+// state. A host whose routes all kept their state keeps its slice too.
+func (c *compilation) setHost(m, prevM map[string][]*routeState, h string, routes []*model.Route) {
+	if len(routes) == 0 {
+		delete(m, h)
+		return
+	}
+	prev := prevM[h]
+	same := len(prev) == len(routes)
+	for i, r := range routes {
+		if rs := c.get(r); same && prev[i] != rs {
+			same = false
+		}
+	}
+	if same {
+		m[h] = prev
+		return
+	}
+	rss := make([]*routeState, len(routes))
+	for i, r := range routes {
+		rss[i] = c.get(r)
+	}
+	m[h] = rss
+}
+
+// get returns the compiled state of an admitted route: the one compiled
+// before when it is the same *Route with the same endpoints, else a new
+// one.
+func (c *compilation) get(r *model.Route) *routeState {
+	b := &c.p.books
+	cr, ok := b.compiled[r]
+	if ok && sameEndpoints(c.t, r, cr.eps) {
 		return cr.rs
 	}
-	// A host whose routes all kept their state keeps its slice too: an
-	// update allocates only for what changed.
-	hostRoutes := func(prev []*routeState, routes []*model.Route) []*routeState {
-		same := len(prev) == len(routes)
-		for i, r := range routes {
-			if rs := get(r); same && prev[i] != rs {
-				same = false
-			}
+	if ok {
+		c.release(cr.rs)
+	} else {
+		for _, be := range r.Backends {
+			k := model.ServiceKey(r.Namespace, be.Service)
+			b.bySvc[k] = append(b.bySvc[k], r)
 		}
-		if same {
-			return prev
-		}
-		rss := make([]*routeState, len(routes))
-		for i, r := range routes {
-			rss[i] = get(r)
-		}
-		return rss
 	}
-	t.Routes.EachHost(func(h string, routes []*model.Route) {
-		st.exact[h] = hostRoutes(prevExact[h], routes)
-	})
-	t.Routes.EachWildcardDomain(func(d string, routes []*model.Route) {
-		st.wildcard[d] = hostRoutes(prevWildcard[d], routes)
-	})
-	return st
+	eps := make([]*model.EndpointPort, len(r.Backends))
+	for i, be := range r.Backends {
+		eps[i] = c.t.Backend(r, be.Service)
+	}
+	cr = compiledRoute{rs: c.compileRoute(r), eps: eps}
+	b.compiled[r] = cr
+	return cr.rs
+}
+
+// drop forgets a route that left the Table.
+func (c *compilation) drop(r *model.Route) {
+	b := &c.p.books
+	cr, ok := b.compiled[r]
+	if !ok {
+		return
+	}
+	c.release(cr.rs)
+	delete(b.compiled, r)
+	for _, be := range r.Backends {
+		k := model.ServiceKey(r.Namespace, be.Service)
+		rs := slices.DeleteFunc(b.bySvc[k], func(x *model.Route) bool { return x == r })
+		if len(rs) == 0 {
+			delete(b.bySvc, k)
+		} else {
+			b.bySvc[k] = rs
+		}
+	}
+}
+
+// release gives back a route state's references to its endpoints.
+func (c *compilation) release(rs *routeState) {
+	for _, e := range rs.pool.eps {
+		if e.refs--; e.refs == 0 {
+			c.unused = append(c.unused, e)
+		}
+	}
+}
+
+func (c *compilation) compileRoute(r *model.Route) *routeState {
+	p, t := c.p, c.t
+	key := r.Key()
+	cs := p.books.carried[key]
+	if cs == nil {
+		cs = &carried{rr: new(atomic.Uint64)}
+		if p.metrics != nil {
+			cs.metrics = p.metrics.route(r.Namespace, r.Name)
+		}
+		p.books.carried[key] = cs
+	}
+	cs.owner = r
+	var limits model.RateLimit
+	if r.Options.RateLimit != nil {
+		limits = *r.Options.RateLimit
+	}
+	if cs.limiter == nil || cs.limits != limits {
+		cs.limits, cs.limiter = limits, nil
+		if limits.ConcurrentTCP > 0 || limits.RateHTTP > 0 {
+			cs.limiter = newLimiter(limits)
+		}
+	}
+
+	rs := &routeState{
+		route: r, key: key, timeout: r.Options.Timeout,
+		allowed: r.Options.AllowedSources, limiter: cs.limiter, metrics: cs.metrics,
+	}
+	if r.Options.HSTSHeader != "" {
+		rs.hsts = []string{r.Options.HSTSHeader}
+	}
+	if rs.timeout <= 0 {
+		rs.timeout = p.cfg.ServerTimeout
+	}
+	pol := r.InsecureEdgeTerminationPolicy
+	switch r.Termination {
+	case "":
+		rs.plain = true
+	case routev1.TLSTerminationEdge, routev1.TLSTerminationReencrypt:
+		rs.secure = true
+		rs.plain = pol == routev1.InsecureEdgeTerminationPolicyAllow || pol == routev1.InsecureEdgeTerminationPolicyRedirect
+		rs.redirect = pol == routev1.InsecureEdgeTerminationPolicyRedirect
+	case routev1.TLSTerminationPassthrough:
+		rs.plain = pol == routev1.InsecureEdgeTerminationPolicyRedirect
+		rs.redirect = rs.plain
+	}
+	if !r.Options.DisableCookies && r.Termination != routev1.TLSTerminationPassthrough {
+		rs.cookieName = r.Options.CookieName
+	}
+
+	ws := c.ws[:0]
+	for _, be := range r.Backends {
+		if be.Weight <= 0 {
+			continue
+		}
+		ep := t.Backend(r, be.Service)
+		if ep == nil {
+			continue
+		}
+		share := int64(be.Weight) * weightScale / int64(len(ep.Addrs))
+		if share < 1 {
+			share = 1
+		}
+		for _, a := range ep.Addrs {
+			k := endpointKey{addr: netip.AddrPortFrom(a.Unmap(), uint16(ep.Port))}
+			if r.Termination == routev1.TLSTerminationReencrypt {
+				k.serverName = be.Service + "." + r.Namespace + ".svc"
+				k.roots = r.DestinationCAs
+				if k.roots == nil {
+					k.roots = p.cfg.RootCAs
+				}
+			}
+			e := c.st.endpoints[k]
+			if e == nil {
+				e = p.newEndpoint(k)
+				c.st.endpoints[k] = e
+				c.unused = append(c.unused, e) // until a pool holds it
+			}
+			ws = append(ws, weighted{ep: e, weight: share})
+		}
+	}
+	c.ws = ws
+	rs.pool = newPool(ws, r.Options.Balance, cs.rr)
+	for _, e := range rs.pool.eps {
+		e.refs++
+	}
+	return rs
 }
 
 // sameEndpoints reports whether the route's backends have, in t, the
