@@ -70,7 +70,7 @@ func (b *bench) gantry(ctx context.Context) error {
 	if _, err := b.measure(ctx, "plain HTTP keep-alive", gantryTarget, pid, load{url: r.httpURL, hosts: 100}); err != nil {
 		return err
 	}
-	rss100 := treeRSS(pid)
+	rss100, heap100 := treeRSS(pid), r.heap()
 	if _, err := b.measure(ctx, "edge TLS keep-alive", gantryTarget, pid, load{url: r.httpsURL, host: edgeHost}); err != nil {
 		return err
 	}
@@ -111,11 +111,11 @@ func (b *bench) gantry(ctx context.Context) error {
 	if _, err := b.measure(ctx, scen, gantryTarget, pid, load{url: r.httpURL, hosts: b.o.many}); err != nil {
 		return err
 	}
-	rssMany := treeRSS(pid)
+	rssMany, heapMany := treeRSS(pid), r.heap()
 	perRoute := float64(rssMany-rss100) / float64(b.o.many-100)
 	b.samples = append(b.samples, sample{scenario: "memory per route", target: gantryTarget, kib: perRoute / 1024,
-		extra: fmt.Sprintf("%.1f KiB (RSS %.0f MiB at 100 routes, %.0f MiB at %d; Go heap, garbage not collected included)",
-			perRoute/1024, float64(rss100)/(1<<20), float64(rssMany)/(1<<20), b.o.many)})
+		extra: fmt.Sprintf("%.1f KiB (RSS %.0f MiB at 100 routes: %s; %.0f MiB at %d: %s)",
+			perRoute/1024, float64(rss100)/(1<<20), heap100, float64(rssMany)/(1<<20), b.o.many, heapMany)})
 
 	// Route create to first 200 with the many routes served: the route's
 	// Service and EndpointSlice exist a second before, so the time is the
@@ -285,29 +285,38 @@ type routerProc struct {
 // rebuilds reads the router's route-table rebuilds so far from its
 // /metrics: how many and how long they took in all.
 func (r *routerProc) rebuilds() (n int, total time.Duration) {
+	m := r.scrape()
+	return int(m[`gantry_router_table_rebuild_seconds_count{kind="routes"}`]),
+		time.Duration(m[`gantry_router_table_rebuild_seconds_sum{kind="routes"}`] * float64(time.Second))
+}
+
+// heap is the router's Go heap as its /metrics say: live after the last
+// collection, and the goal of the next one, MiB.
+func (r *routerProc) heap() string {
+	m := r.scrape()
+	return fmt.Sprintf("Go heap live %.0f MiB, next GC at %.0f MiB, GC percent %.0f",
+		m["go_gc_heap_live_bytes"]/(1<<20), m["go_memstats_next_gc_bytes"]/(1<<20), m["go_gc_gogc_percent"])
+}
+
+// scrape reads the router's /metrics, by series; empty when it cannot.
+func (r *routerProc) scrape() map[string]float64 {
+	out := map[string]float64{}
 	resp, err := http.Get(r.metrics)
 	if err != nil {
-		return 0, 0
+		return out
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
 		name, value, ok := strings.Cut(line, " ")
-		if !ok {
+		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
-		f, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case `gantry_router_table_rebuild_seconds_count{kind="routes"}`:
-			n = int(f)
-		case `gantry_router_table_rebuild_seconds_sum{kind="routes"}`:
-			total = time.Duration(f * float64(time.Second))
+		if f, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = f
 		}
 	}
-	return n, total
+	return out
 }
 
 // startRouter runs `gantry router` on free loopback ports and waits for

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -103,7 +104,11 @@ func New(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{cfg: cfg, registry: prometheus.NewRegistry()}
-	r.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// With the live heap (go_gc_heap_live_bytes): what the router holds,
+	// apart from garbage and GC headroom.
+	r.registry.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var planes []model.Dataplane
 	if cfg.Backend == BackendHAProxy {
 		if r.haproxy, err = newHAProxy(cfg); err != nil {

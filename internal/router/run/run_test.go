@@ -134,6 +134,8 @@ func serveAndCheck(t *testing.T, backendKind string) {
 	}
 	if _, body, _ := get(stats, "http://"+r.StatsAddr()+"/metrics"); !strings.Contains(body, "gantry_router_table_rebuild_seconds") {
 		t.Errorf("/metrics lacks the rebuild histogram")
+	} else if !strings.Contains(body, "\ngo_gc_heap_live_bytes ") {
+		t.Errorf("/metrics lacks the live heap")
 	}
 	// The router's verdict reaches the route's status.
 	deadline := time.Now().Add(30 * time.Second)
