@@ -24,6 +24,9 @@ import (
 type Config struct {
 	// Handler serves every request that is not passthrough: the proxy.
 	Handler http.Handler
+	// ConnContext, when set, is the servers' http.Server.ConnContext: the
+	// proxy's marks each connection's requests (proxy.ConnContext).
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
 	// DefaultCertificate is served for an unknown server name, no server
 	// name, and routes without a certificate of their own. ServeHTTPS
 	// needs it.
@@ -186,6 +189,7 @@ func (f *Front) newServer(h http.Handler, p *http.Protocols, h2conf *http.HTTP2C
 		MaxHeaderBytes: f.cfg.MaxHeaderBytes,
 		ErrorLog:       f.cfg.Log,
 		ConnState:      connState,
+		ConnContext:    f.cfg.ConnContext,
 		// "OPTIONS *" goes to the proxy like any request (it has no
 		// route, so it gets the 503 page) instead of net/http's own
 		// handler.

@@ -50,6 +50,50 @@ func TestRateLimitHTTPRequestsPerWindow(t *testing.T) {
 	}
 }
 
+func TestRateLimitNewConnectionsPerWindow(t *testing.T) {
+	t.Parallel()
+	port, bs := startBackends(t, 1, nil, nil)
+	r := newRoute("p", "rt", "rt.example.com", "web")
+	r.Annotations = map[string]string{
+		"haproxy.router.openshift.io/rate-limit-connections":          "true",
+		"haproxy.router.openshift.io/rate-limit-connections.rate-tcp": "2",
+	}
+	p, clk := newProxy(t, Config{})
+	p.Update(buildTable(t, []*routev1.Route{r}, services{"p/web": svc(port, bs[0].addr)}))
+	// A connection is its context from ConnContext: its requests share it.
+	conn := func() context.Context { return ConnContext(context.Background(), nil) }
+	on := func(ctx context.Context, addr string) func(*http.Request) {
+		return func(r *http.Request) { *r = *r.WithContext(ctx); r.RemoteAddr = addr }
+	}
+	c1, c2, c3 := conn(), conn(), conn()
+	for i, c := range []context.Context{c1, c1, c1, c2, c2} {
+		if got := do(p, "GET", "http://rt.example.com/", on(c, "198.51.100.1:1")); got.code != 200 {
+			t.Fatalf("request %d on the first two connections: %d", i+1, got.code)
+		}
+	}
+	got := do(p, "GET", "http://rt.example.com/", on(c3, "198.51.100.1:2"))
+	if got.code != 429 || got.header.Get("Connection") != "close" {
+		t.Fatalf("a third new connection in the window: %d, Connection %q; want 429 and close", got.code, got.header.Get("Connection"))
+	}
+	if got := do(p, "GET", "http://rt.example.com/", on(c1, "198.51.100.1:1")); got.code != 200 {
+		t.Fatalf("the first connection again: %d, want 200 (it was counted once)", got.code)
+	}
+	if got := do(p, "GET", "http://rt.example.com/", on(conn(), "198.51.100.2:1")); got.code != 200 {
+		t.Fatalf("another client: %d, want 200 (limits are per client)", got.code)
+	}
+	clk.Add(3 * time.Second)
+	if got := do(p, "GET", "http://rt.example.com/", on(c3, "198.51.100.1:2")); got.code != 200 {
+		t.Fatalf("next window: %d, want 200", got.code)
+	}
+	// Without ConnContext every request is a connection of its own.
+	for i := 0; i < 2; i++ {
+		do(p, "GET", "http://rt.example.com/", on(context.Background(), "198.51.100.3:1"))
+	}
+	if got := do(p, "GET", "http://rt.example.com/", on(context.Background(), "198.51.100.3:1")); got.code != 429 {
+		t.Fatalf("a third request without connection context: %d, want 429", got.code)
+	}
+}
+
 func TestRateLimitConcurrent(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})

@@ -201,7 +201,13 @@ func (p *Proxy) serveRoute(w http.ResponseWriter, r *http.Request, rs *routeStat
 		return outcome{status: pageForbidden.status, bytes: pageForbidden.write(w)}
 	}
 	if rs.limiter != nil {
-		if !rs.limiter.acquire(client, p.mono()) {
+		now := p.mono()
+		if !rs.limiter.admitConn(r.Context(), client, now) {
+			// A connection over the rate goes, as HAProxy rejects it.
+			w.Header()["Connection"] = []string{"close"}
+			return outcome{status: pageTooMany.status, bytes: pageTooMany.write(w)}
+		}
+		if !rs.limiter.acquire(client, now) {
 			return outcome{status: pageTooMany.status, bytes: pageTooMany.write(w)}
 		}
 		defer rs.limiter.release(client)

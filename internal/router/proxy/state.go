@@ -290,7 +290,7 @@ func (c *compilation) compileRoute(r *model.Route) *routeState {
 	}
 	if cs.limiter == nil || cs.limits != limits {
 		cs.limits, cs.limiter = limits, nil
-		if limits.ConcurrentTCP > 0 || limits.RateHTTP > 0 {
+		if limits.ConcurrentTCP > 0 || limits.RateHTTP > 0 || limits.RateTCP > 0 {
 			cs.limiter = newLimiter(limits)
 		}
 	}

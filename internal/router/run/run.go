@@ -119,7 +119,7 @@ func New(cfg Config) (*Router, error) {
 		if r.proxy, err = proxy.New(proxy.Config{Metrics: r.registry, AccessLog: cfg.AccessLog, RootCAs: cfg.RootCAs, RouterName: cfg.Model.RouterName}); err != nil {
 			return nil, err
 		}
-		if r.front, err = front.New(front.Config{Handler: r.proxy, DefaultCertificate: cfg.DefaultCertificate}); err != nil {
+		if r.front, err = front.New(front.Config{Handler: r.proxy, ConnContext: proxy.ConnContext, DefaultCertificate: cfg.DefaultCertificate}); err != nil {
 			return nil, err
 		}
 		// The proxy before the front: a host the front lets through has

@@ -60,7 +60,12 @@ func serveAndCheck(t *testing.T, backendKind string) {
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"127.0.0.1"}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(port))}}}
-	routes := routefake.NewSimpleClientset(rt)
+	// rate-tcp: two new connections per client per 3 s.
+	limited := rt.DeepCopy()
+	limited.Name, limited.UID = "limited", "u2"
+	limited.Annotations = map[string]string{"haproxy.router.openshift.io/rate-limit-connections": "true",
+		"haproxy.router.openshift.io/rate-limit-connections.rate-tcp": "2"}
+	routes := routefake.NewSimpleClientset(rt, limited)
 	cert, err := SelfSigned("apps.example.com", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +125,23 @@ func serveAndCheck(t *testing.T, backendKind string) {
 	}
 	if code, body, _ := get(client(r.HTTPAddr()), "http://"+host+"/"); code != 200 || body != "backend "+host {
 		t.Errorf("HTTP: %d %q", code, body)
+	}
+	if backendKind == BackendGantry {
+		// Each client is one keep-alive connection: the third new one in
+		// the window is refused and closed; the first two go on.
+		limitedURL := "http://limited-a.apps.example.com/"
+		c1, c2, c3 := client(r.HTTPAddr()), client(r.HTTPAddr()), client(r.HTTPAddr())
+		for i, c := range []*http.Client{c1, c1, c2} {
+			if code, _, _ := get(c, limitedURL); code != 200 {
+				t.Errorf("rate-tcp: request %d on the first two connections: %d", i+1, code)
+			}
+		}
+		if code, _, resp := get(c3, limitedURL); code != http.StatusTooManyRequests || !resp.Close {
+			t.Errorf("rate-tcp: a third connection: %d (closed %v), want 429 and closed", code, resp.Close)
+		}
+		if code, _, _ := get(c1, limitedURL); code != 200 {
+			t.Errorf("rate-tcp: the first connection after the third was refused: %d", code)
+		}
 	}
 	code, _, resp := get(client(r.HTTPSAddr()), "https://"+host+"/")
 	if code != http.StatusServiceUnavailable && code != http.StatusOK {
