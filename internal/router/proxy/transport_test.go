@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -209,6 +210,57 @@ func TestChunkedResponseWithTrailersThenReuse(t *testing.T) {
 	defer mu.Unlock()
 	if len(remotes) != 1 {
 		t.Errorf("2 chunked responses used %d backend connections, want 1", len(remotes))
+	}
+}
+
+// A chunked request's trailers reach the backend after its body, over
+// HTTP/1.1 and over HTTP/2.
+func TestRequestTrailersAreForwarded(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 4)
+	port, bs := startBackends(t, 1, func(b *backend) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			got <- fmt.Sprintf("%s sum=%q te=%v", body, r.Trailer.Get("X-Sum"), r.TransferEncoding)
+		})
+	}, nil)
+	p, _ := newProxy(t, Config{})
+	r := newRoute("p", "tr", "tr.example.com", "web")
+	r.Spec.TLS = &routev1.TLSConfig{Termination: routev1.TLSTerminationEdge}
+	p.Update(buildTable(t, []*routev1.Route{r}, services{"p/web": svc(port, bs[0].addr)}))
+	front := httptest.NewUnstartedServer(p)
+	front.EnableHTTP2 = true
+	front.StartTLS()
+	t.Cleanup(front.Close)
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
+		c := front.Client()
+		if proto == "HTTP/1.1" {
+			tr := c.Transport.(*http.Transport).Clone()
+			tr.ForceAttemptHTTP2 = false
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+			c = &http.Client{Transport: tr}
+		}
+		pr, pw := io.Pipe()
+		req, _ := http.NewRequest("POST", front.URL+"/", pr)
+		req.Host = "tr.example.com"
+		req.Trailer = http.Header{"X-Sum": nil}
+		go func() {
+			io.WriteString(pw, "a;b;")
+			req.Trailer.Set("X-Sum", "2 parts")
+			pw.Close()
+		}()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		resp.Body.Close()
+		if resp.Proto != proto || resp.StatusCode != 200 {
+			t.Fatalf("%s: got %s %d", proto, resp.Proto, resp.StatusCode)
+		}
+		if g, want := <-got, `a;b; sum="2 parts" te=[chunked]`; g != want {
+			t.Errorf("%s: the backend got %s, want %s", proto, g, want)
+		}
 	}
 }
 

@@ -125,6 +125,7 @@ func (o *outRequest) writeHead(bw *bufio.Writer, hostport string) {
 		bw.WriteString("\r\n")
 	case o.body != nil:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		o.writeTrailerNames(bw)
 	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
 		bw.WriteString("Content-Length: 0\r\n")
 	}
@@ -221,6 +222,50 @@ func (o *outRequest) writeForwarded(bw *bufio.Writer) {
 	bw.WriteString("\r\n")
 }
 
+// forwardedTrailer says whether a request trailer field goes on to the
+// backend: not the fields a trailer must not carry (RFC 9110 6.5.1:
+// framing, routing, hop-by-hop).
+func forwardedTrailer(k string) bool {
+	return !skipRequestHeader(k) && k != "Authorization" && k != "Cookie" && k != "Content-Type" && k != "Content-Encoding" && k != "Content-Range"
+}
+
+// writeTrailerNames announces the client's trailer fields (its Trailer
+// header, as net/http parsed it into Request.Trailer) on a chunked body.
+func (o *outRequest) writeTrailerNames(bw *bufio.Writer) {
+	first := true
+	for k := range o.r.Trailer {
+		if !forwardedTrailer(k) {
+			continue
+		}
+		if first {
+			bw.WriteString("Trailer: ")
+			first = false
+		} else {
+			bw.WriteString(", ")
+		}
+		writeValue(bw, k)
+	}
+	if !first {
+		bw.WriteString("\r\n")
+	}
+}
+
+// writeTrailers writes the client's trailer fields after the last chunk:
+// net/http fills Request.Trailer once the body was read to its end.
+func (o *outRequest) writeTrailers(bw *bufio.Writer) {
+	for k, vv := range o.r.Trailer {
+		if !forwardedTrailer(k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			writeValue(bw, v)
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
 // writeBody copies the client's body to the backend: as it came when its
 // length is known, else chunked. Every chunk read from the client extends
 // the connection's deadline (the route timeout counts inactivity).
@@ -258,7 +303,9 @@ func (c *backendConn) writeBody(o *outRequest) error {
 				}
 				return nil
 			}
-			c.bw.WriteString("0\r\n\r\n")
+			c.bw.WriteString("0\r\n")
+			o.writeTrailers(c.bw)
+			c.bw.WriteString("\r\n")
 			return c.bw.Flush()
 		}
 		if rerr != nil {
