@@ -11,12 +11,18 @@ import (
 
 	routev1 "github.com/openshift/api/route/v1"
 
+	routeclient "github.com/openshift/client-go/route/clientset/versioned"
 	routeinformers "github.com/openshift/client-go/route/informers/externalversions"
+	routev1informers "github.com/openshift/client-go/route/informers/externalversions/route/v1"
 	routelisters "github.com/openshift/client-go/route/listers/route/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
+	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -126,6 +132,18 @@ func New(cfg Config) (*Watcher, error) {
 		endpoints: map[svcRef]cachedEndpoints{},
 		served:    make(chan struct{}),
 	}
+	// The informers without the namespace index the factories give them:
+	// nothing here lists by namespace, and at 10,000 routes the index of
+	// each cache is a set entry per object.
+	cfg.Routes.InformerFor(&routev1.Route{}, func(c routeclient.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return routev1informers.NewRouteInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
+	})
+	cfg.Kube.InformerFor(&corev1.Service{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return coreinformers.NewServiceInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
+	})
+	cfg.Kube.InformerFor(&discoveryv1.EndpointSlice{}, func(c kubernetes.Interface, resync time.Duration) cache.SharedIndexInformer {
+		return discoveryinformers.NewEndpointSliceInformer(c, metav1.NamespaceAll, resync, cache.Indexers{})
+	})
 	ri := cfg.Routes.Route().V1().Routes()
 	w.routes = ri.Lister()
 	routeEvents := handler(w.routeChanged)
