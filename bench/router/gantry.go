@@ -67,14 +67,14 @@ func (b *bench) gantry(ctx context.Context) error {
 	}
 	b.waitAdmitted(ctx, o, 101)
 
-	if _, err := b.measure(ctx, "plain HTTP keep-alive", gantryTarget, pid, load{url: r.httpURL, hosts: 100}); err != nil {
+	if _, err := b.measure(ctx, "plain HTTP keep-alive", gantryTarget, pid, load{url: r.httpURL, hosts: 100, goRuntime: r.scrape}); err != nil {
 		return err
 	}
 	rss100, heap100 := treeRSS(pid), r.heap()
-	if _, err := b.measure(ctx, "edge TLS keep-alive", gantryTarget, pid, load{url: r.httpsURL, host: edgeHost}); err != nil {
+	if _, err := b.measure(ctx, "edge TLS keep-alive", gantryTarget, pid, load{url: r.httpsURL, host: edgeHost, goRuntime: r.scrape}); err != nil {
 		return err
 	}
-	if _, err := b.measure(ctx, "TLS handshake per request", gantryTarget, pid, load{url: r.httpsURL, host: edgeHost, close: true}); err != nil {
+	if _, err := b.measure(ctx, "TLS handshake per request", gantryTarget, pid, load{url: r.httpsURL, host: edgeHost, close: true, goRuntime: r.scrape}); err != nil {
 		return err
 	}
 
@@ -108,7 +108,7 @@ func (b *bench) gantry(ctx context.Context) error {
 	}
 	b.waitAdmitted(ctx, o, b.o.many+1)
 	scen := fmt.Sprintf("%d routes, random Host", b.o.many)
-	if _, err := b.measure(ctx, scen, gantryTarget, pid, load{url: r.httpURL, hosts: b.o.many}); err != nil {
+	if _, err := b.measure(ctx, scen, gantryTarget, pid, load{url: r.httpURL, hosts: b.o.many, goRuntime: r.scrape}); err != nil {
 		return err
 	}
 	rssMany, heapMany := treeRSS(pid), r.heap()

@@ -225,6 +225,10 @@ func (b *bench) measure(ctx context.Context, scenario, target string, pid int, l
 		return sample{}, err
 	}
 	l.duration = b.o.duration
+	var rt map[string]float64
+	if l.goRuntime != nil {
+		rt = l.goRuntime()
+	}
 	before := treeCPU(pid)
 	r, err := runWrk(ctx, l)
 	if err != nil {
@@ -233,6 +237,13 @@ func (b *bench) measure(ctx context.Context, scenario, target string, pid int, l
 	s := sample{scenario: scenario, target: target, wrkResult: r}
 	if pid > 0 && r.Requests > 0 {
 		s.cpuPerReq = (treeCPU(pid) - before) / time.Duration(r.Requests)
+	}
+	if l.goRuntime != nil && r.Requests > 0 {
+		after := l.goRuntime()
+		alloc := (after["go_memstats_alloc_bytes_total"] - rt["go_memstats_alloc_bytes_total"]) / float64(r.Requests)
+		gcs := after["go_gc_duration_seconds_count"] - rt["go_gc_duration_seconds_count"]
+		b.notes = append(b.notes, fmt.Sprintf("%s, %s: the Go heap allocated %.0f bytes per request; %.0f collections in %s (live heap %.0f MiB)",
+			scenario, target, alloc, gcs, l.duration, after["go_gc_heap_live_bytes"]/(1<<20)))
 	}
 	b.samples = append(b.samples, s)
 	benchutil.Logf("  %s, %s: %.0f req/s, p99 %s, CPU %s/req, %d failed", scenario, target, r.RPS, r.P99, s.cpuPerReq, r.Failed())

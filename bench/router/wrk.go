@@ -22,6 +22,9 @@ type load struct {
 	host        string // else this Host header, if set
 	close       bool   // Connection: close: a new connection (and TLS handshake) per request
 	script, dir string
+	// goRuntime, when set, is a Go proxy's /metrics: its allocation and
+	// collections over the run are noted.
+	goRuntime func() map[string]float64
 }
 
 // wrkResult is what wrk printed.
