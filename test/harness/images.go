@@ -24,21 +24,27 @@ import (
 // service account of that namespace (see RegistryToken). Pods of the namespace pull it with their
 // service account's pull secret. It returns the image reference.
 func PushEchoImage(ctx context.Context, c *Cluster, namespace, tag string) (string, error) {
+	return PushTestImage(ctx, c, "echo", namespace, tag)
+}
+
+// PushTestImage is PushEchoImage for any command under test/images: test/images/<name> as a static
+// binary /<name>, pushed as <namespace>/<name>:tag.
+func PushTestImage(ctx context.Context, c *Cluster, name, namespace, tag string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "gantry-echo-")
+	dir, err := os.MkdirTemp("", "gantry-"+name+"-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "echo")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./test/images/echo")
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./test/images/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build echo: %v\n%s", err, out)
+		return "", fmt.Errorf("build %s: %v\n%s", name, err, out)
 	}
 	img, err := images.FromBinary(bin)
 	if err != nil {
@@ -48,7 +54,7 @@ func PushEchoImage(ctx context.Context, c *Cluster, namespace, tag string) (stri
 	if err != nil {
 		return "", err
 	}
-	ref := Registry + "/" + namespace + "/echo:" + tag
+	ref := Registry + "/" + namespace + "/" + name + ":" + tag
 	if err := images.Push(ctx, img, ref, &authn.Bearer{Token: token}); err != nil {
 		return "", err
 	}
