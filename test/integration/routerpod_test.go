@@ -57,12 +57,15 @@ func TestRouterAsPod(t *testing.T) {
 	t.Cleanup(func() {
 		cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), crb.Name, metav1.DeleteOptions{})
 	})
-	// Gantry makes registry pull secrets for the default, builder and deployer service accounts: the
-	// router pod names the default one's.
-	if err := cluster.WaitForPullSecret(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	defaultSA, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+	// Its pods pull with its own registry pull secret, which Gantry's service account controller
+	// gives every account a moment after it appears.
+	err = harness.Eventually(ctx, time.Minute, func(ctx context.Context) error {
+		sa, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "router", metav1.GetOptions{})
+		if err == nil && len(sa.ImagePullSecrets) == 0 {
+			err = fmt.Errorf("service account router has no pull secret yet")
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +103,6 @@ func TestRouterAsPod(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "router"},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: "router",
-			ImagePullSecrets:   defaultSA.ImagePullSecrets,
 			Containers: []corev1.Container{{
 				Name: "router", Image: routerImage,
 				Env: []corev1.EnvVar{

@@ -6,7 +6,8 @@
 //   - role bindings system:image-pullers (every service account of the
 //     project may pull its images), system:image-builders (builder pushes and
 //     records builds) and system:deployers (deployer runs deployments);
-//   - for default, builder and deployer: a token Secret
+//   - for every service account of the namespace (default, builder, deployer
+//     and those users or components create): a token Secret
 //     (kubernetes.io/service-account-token, filled by Kubernetes' token
 //     controller) and a dockercfg Secret <sa>-dockercfg-<5 random> holding that
 //     token for every registry host, listed in the account's secrets and
@@ -66,9 +67,6 @@ const (
 	dockercfgUser  = "serviceaccount"
 	dockercfgEmail = "serviceaccount@example.org"
 )
-
-// managedAccounts get token and dockercfg secrets.
-var managedAccounts = []string{Default, Builder, Deployer}
 
 // Options configures the controller.
 type Options struct {
@@ -146,14 +144,14 @@ func newController(kube kubernetes.Interface, factory informers.SharedInformerFa
 		func(obj interface{}) string { return obj.(*corev1.Namespace).Name })
 	handle(factory.Core().V1().ServiceAccounts().Informer(),
 		func(obj interface{}) bool {
-			sa, ok := obj.(*corev1.ServiceAccount)
-			return ok && slices.Contains(managedAccounts, sa.Name)
+			_, ok := obj.(*corev1.ServiceAccount)
+			return ok
 		}, namespaceOf)
 	handle(factory.Core().V1().Secrets().Informer(),
 		func(obj interface{}) bool {
 			s, ok := obj.(*corev1.Secret)
 			return ok && (s.Type == corev1.SecretTypeServiceAccountToken || s.Type == corev1.SecretTypeDockercfg) &&
-				slices.Contains(managedAccounts, s.Annotations[corev1.ServiceAccountNameKey])
+				s.Annotations[corev1.ServiceAccountNameKey] != ""
 		}, namespaceOf)
 	handle(factory.Rbac().V1().RoleBindings().Informer(),
 		func(obj interface{}) bool {
@@ -229,17 +227,20 @@ func (c *controller) sync(ctx context.Context, ns string) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, name := range managedAccounts {
-		sa, err := c.accounts.ServiceAccounts(ns).Get(name)
-		if apierrors.IsNotFound(err) {
-			continue // its creation will bring the namespace back here
-		}
-		if err != nil {
-			errs = append(errs, err)
+	// Every account, as on OpenShift: a pod of any service account pulls
+	// the project's images with its own credentials. (An account created
+	// later brings the namespace back here.)
+	accounts, err := c.accounts.ServiceAccounts(ns).List(labels.Everything())
+	if err != nil {
+		errs = append(errs, err)
+	}
+	slices.SortFunc(accounts, func(a, b *corev1.ServiceAccount) int { return strings.Compare(a.Name, b.Name) })
+	for _, sa := range accounts {
+		if sa.DeletionTimestamp != nil {
 			continue
 		}
 		if err := c.ensureSecrets(ctx, sa); err != nil {
-			errs = append(errs, fmt.Errorf("secrets of service account %s/%s: %w", ns, name, err))
+			errs = append(errs, fmt.Errorf("secrets of service account %s/%s: %w", ns, sa.Name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -123,7 +123,7 @@ func dockercfgSecret(t *testing.T, sa *corev1.ServiceAccount, name, tokenName, t
 // converged is a namespace "p" with everything in place.
 func converged(t *testing.T) []runtime.Object {
 	objs := []runtime.Object{ns("p")}
-	for _, name := range managedAccounts {
+	for _, name := range []string{Default, Builder, Deployer} {
 		sa := account("p", name, name+"-token-aaaaa", name+"-dockercfg-bbbbb")
 		objs = append(objs, sa, tokenSecret(sa, name+"-token-aaaaa", "tok-"+name),
 			dockercfgSecret(t, sa, name+"-dockercfg-bbbbb", name+"-token-aaaaa", "tok-"+name, registry))
@@ -239,6 +239,23 @@ func TestMakesTheDockercfgSecretFromTheToken(t *testing.T) {
 	got, _ := f.kube.CoreV1().ServiceAccounts("p").Get(t.Context(), Default, metav1.GetOptions{})
 	if len(got.Secrets) != 2 || got.Secrets[1].Name != name || len(got.ImagePullSecrets) != 1 || got.ImagePullSecrets[0].Name != name {
 		t.Errorf("account = secrets %v pull %v", got.Secrets, got.ImagePullSecrets)
+	}
+}
+
+// A service account a user creates gets its registry credentials too, as
+// on OpenShift: its pods pull the project's images.
+func TestEveryAccountGetsRegistryCredentials(t *testing.T) {
+	t.Parallel()
+	sa := account("p", "app")
+	f := newFixture(t, []string{registry}, append(converged(t), sa, tokenSecret(sa, "app-token-yyyyy", "tok-app")))
+	f.sync("p")
+	w := f.writes()
+	if len(w) != 2 || !strings.HasPrefix(w[0], "create secrets app-dockercfg-") || w[1] != "update serviceaccounts app" {
+		t.Fatalf("writes = %v, want app's dockercfg secret and the account updated, nothing else", w)
+	}
+	got, _ := f.kube.CoreV1().ServiceAccounts("p").Get(t.Context(), "app", metav1.GetOptions{})
+	if len(got.ImagePullSecrets) != 1 || got.ImagePullSecrets[0].Name != strings.TrimPrefix(w[0], "create secrets ") {
+		t.Errorf("app's pull secrets %v, want its dockercfg secret", got.ImagePullSecrets)
 	}
 }
 
