@@ -105,12 +105,7 @@ func (o *outRequest) writeHead(bw *bufio.Writer, hostport string) {
 		if skipRequestHeader(k) || (o.nTokens > 0 || o.manyTokens) && o.namedByConnection(k) {
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeValue(bw, v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, k, vv)
 	}
 	if o.upgrade != "" {
 		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
@@ -254,15 +249,19 @@ func (o *outRequest) writeTrailerNames(bw *bufio.Writer) {
 // net/http fills Request.Trailer once the body was read to its end.
 func (o *outRequest) writeTrailers(bw *bufio.Writer) {
 	for k, vv := range o.r.Trailer {
-		if !forwardedTrailer(k) {
-			continue
+		if forwardedTrailer(k) {
+			writeField(bw, k, vv)
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeValue(bw, v)
-			bw.WriteString("\r\n")
-		}
+	}
+}
+
+// writeField writes a header or trailer field, a line per value.
+func writeField(bw *bufio.Writer, k string, vv []string) {
+	for _, v := range vv {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		writeValue(bw, v)
+		bw.WriteString("\r\n")
 	}
 }
 
